@@ -1,0 +1,168 @@
+import { crc32 } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { Compressor, Decompressor } from 'zstd-napi';
+import { CryptConfig, IV_LENGTH, TAG_LENGTH } from './crypt-config.js';
+import { FormatError } from './format-error.js';
+
+// Magic numbers are sha256("Proxmox Backup … blob v1.0")[0..8], as in PBS's file_formats.rs.
+export const UNCOMPRESSED_BLOB_MAGIC = Buffer.from([66, 171, 56, 7, 190, 131, 112, 161]);
+export const COMPRESSED_BLOB_MAGIC = Buffer.from([49, 185, 88, 66, 111, 182, 163, 127]);
+export const ENCRYPTED_BLOB_MAGIC = Buffer.from([123, 103, 133, 190, 34, 45, 76, 240]);
+export const ENCR_COMPR_BLOB_MAGIC = Buffer.from([230, 89, 27, 191, 11, 191, 216, 11]);
+
+export const PLAIN_HEADER_SIZE = 12;
+export const ENCRYPTED_HEADER_SIZE = 12 + IV_LENGTH + TAG_LENGTH;
+/** PBS refuses blobs larger than this. */
+export const MAX_BLOB_SIZE = 128 * 1024 * 1024;
+
+export type BlobKind = 'plain' | 'zstd' | 'encrypted' | 'zstd-encrypted';
+
+/** An encoded blob as header + payload, so writers can `writev` without copying the payload. */
+export interface EncodedBlob {
+  header: Buffer;
+  payload: Buffer;
+  kind: BlobKind;
+}
+
+export function blobLength(blob: EncodedBlob): number {
+  return blob.header.length + blob.payload.length;
+}
+
+export function blobBytes(blob: EncodedBlob): Buffer {
+  return Buffer.concat([blob.header, blob.payload]);
+}
+
+// One compressor per thread: zstd contexts are expensive to create and not thread-safe.
+let compressor: Compressor | undefined;
+function zstdCompress(data: Uint8Array): Buffer {
+  if (!compressor) {
+    compressor = new Compressor();
+    compressor.setParameters({ compressionLevel: 1 });
+  }
+  return compressor.compress(data);
+}
+
+let decompressor: Decompressor | undefined;
+function zstdDecompress(data: Uint8Array, what: string): Buffer {
+  decompressor ??= new Decompressor();
+  try {
+    return decompressor.decompress(data);
+  } catch (err) {
+    throw new FormatError('E_BLOB_ZSTD', what, `zstd data is corrupt (${(err as Error).message})`);
+  }
+}
+
+/**
+ * Encode data as a PBS DataBlob. With `compress`, zstd level 1 is kept only when strictly
+ * smaller, as PBS 3.x does; with a crypt config the (possibly compressed) bytes are encrypted.
+ */
+export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: CryptConfig }): EncodedBlob {
+  if (data.length > MAX_BLOB_SIZE) {
+    throw new FormatError('E_BLOB_TOO_LARGE', 'blob', `${data.length} bytes exceeds the maximum of ${MAX_BLOB_SIZE}`);
+  }
+  let body: Uint8Array = data;
+  let compressed = false;
+  if (opts.compress && data.length > 0) {
+    const z = zstdCompress(data);
+    if (z.length < data.length) {
+      body = z;
+      compressed = true;
+    }
+  }
+  if (opts.crypt) {
+    const { iv, tag, ciphertext } = opts.crypt.encrypt(body);
+    const header = Buffer.alloc(ENCRYPTED_HEADER_SIZE);
+    (compressed ? ENCR_COMPR_BLOB_MAGIC : ENCRYPTED_BLOB_MAGIC).copy(header, 0);
+    header.writeUInt32LE(crc32(ciphertext), 8);
+    iv.copy(header, 12);
+    tag.copy(header, 12 + IV_LENGTH);
+    return { header, payload: ciphertext, kind: compressed ? 'zstd-encrypted' : 'encrypted' };
+  }
+  const payload = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length);
+  const header = Buffer.alloc(PLAIN_HEADER_SIZE);
+  (compressed ? COMPRESSED_BLOB_MAGIC : UNCOMPRESSED_BLOB_MAGIC).copy(header, 0);
+  header.writeUInt32LE(crc32(payload), 8);
+  return { header, payload, kind: compressed ? 'zstd' : 'plain' };
+}
+
+/** Which of the four kinds a blob is, or a typed error for anything else. */
+export function blobKind(blob: Uint8Array, what: string): BlobKind {
+  if (blob.length < PLAIN_HEADER_SIZE) {
+    throw new FormatError('E_BLOB_TRUNCATED', what, `only ${blob.length} bytes, shorter than a blob header`);
+  }
+  const magic = Buffer.from(blob.buffer, blob.byteOffset, 8);
+  if (magic.equals(UNCOMPRESSED_BLOB_MAGIC)) return 'plain';
+  if (magic.equals(COMPRESSED_BLOB_MAGIC)) return 'zstd';
+  if (magic.equals(ENCRYPTED_BLOB_MAGIC)) return 'encrypted';
+  if (magic.equals(ENCR_COMPR_BLOB_MAGIC)) return 'zstd-encrypted';
+  throw new FormatError('E_BLOB_MAGIC', what, `not a data blob (wrong magic ${magic.toString('hex')})`);
+}
+
+export function isEncryptedKind(kind: BlobKind): boolean {
+  return kind === 'encrypted' || kind === 'zstd-encrypted';
+}
+
+/** Check the magic and the CRC-32 only (what a server can check of an encrypted chunk). */
+export function checkBlobCrc(blob: Uint8Array, what: string): BlobKind {
+  const kind = blobKind(blob, what);
+  const headerSize = isEncryptedKind(kind) ? ENCRYPTED_HEADER_SIZE : PLAIN_HEADER_SIZE;
+  if (blob.length < headerSize) {
+    throw new FormatError('E_BLOB_TRUNCATED', what, `only ${blob.length} bytes, shorter than its ${headerSize}-byte header`);
+  }
+  if (blob.length > MAX_BLOB_SIZE + headerSize) {
+    throw new FormatError('E_BLOB_TOO_LARGE', what, `${blob.length} bytes exceeds the maximum blob size`);
+  }
+  const view = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
+  const stored = view.readUInt32LE(8);
+  const actual = crc32(view.subarray(headerSize));
+  if (stored !== actual) {
+    throw new FormatError(
+      'E_BLOB_CRC',
+      what,
+      `CRC-32 mismatch (stored ${stored.toString(16).padStart(8, '0')}, computed ${actual.toString(16).padStart(8, '0')})`,
+    );
+  }
+  return kind;
+}
+
+export interface DecodeOptions {
+  /** Needed for encrypted blobs; a missing key is an error naming the blob. */
+  crypt?: CryptConfig;
+  /** When given, the decoded data must hash to this digest (SHA-256, keyed if encrypted). */
+  digest?: Uint8Array;
+  /** When given, the decoded data must have exactly this length (and decoding stops beyond it). */
+  size?: number;
+}
+
+/** Decode a blob: magic, CRC, decryption, decompression, and optionally size and digest. */
+export function decodeBlob(blob: Uint8Array, what: string, opts: DecodeOptions = {}): Buffer {
+  const kind = checkBlobCrc(blob, what);
+  const view = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
+  let body: Buffer;
+  if (isEncryptedKind(kind)) {
+    if (!opts.crypt) {
+      throw new FormatError('E_KEY_REQUIRED', what, 'is encrypted; give the key with --keyfile');
+    }
+    body = opts.crypt.decrypt(
+      view.subarray(12, 12 + IV_LENGTH),
+      view.subarray(12 + IV_LENGTH, ENCRYPTED_HEADER_SIZE),
+      view.subarray(ENCRYPTED_HEADER_SIZE),
+      what,
+    );
+  } else {
+    body = view.subarray(PLAIN_HEADER_SIZE);
+  }
+  const data = kind === 'zstd' || kind === 'zstd-encrypted' ? zstdDecompress(body, what) : body;
+  if (opts.size !== undefined && data.length !== opts.size) {
+    throw new FormatError('E_BLOB_SIZE', what, `decoded to ${data.length} bytes, expected ${opts.size}`);
+  }
+  if (opts.digest) {
+    const actual = isEncryptedKind(kind) && opts.crypt
+      ? opts.crypt.computeDigest(data)
+      : createHash('sha256').update(data).digest();
+    if (!actual.equals(Buffer.from(opts.digest))) {
+      throw new FormatError('E_BLOB_DIGEST', what, `content does not match its digest (got ${actual.toString('hex')})`);
+    }
+  }
+  return data;
+}
