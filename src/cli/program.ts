@@ -1,9 +1,27 @@
 import { Command } from 'commander';
+import { backupCommand } from './commands/backup.js';
+import { datastoreCommand } from './commands/datastore.js';
+import { initCommand } from './commands/init.js';
+import { keyCommand } from './commands/key.js';
+import { restoreCommand } from './commands/restore.js';
+import { filesCommand, snapshotsCommand } from './commands/snapshots.js';
+import { verifyCommand } from './commands/verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('guestvault')
-    .description('Full backups of virtual machines and containers into a de-duplicating datastore')
+    .description('Full backups of virtual machines and containers into a de-duplicating datastore (Proxmox Backup Server format)')
     .version('0.1.0')
+    .showHelpAfterError()
     .exitOverride();
+  for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand()]) {
+    program.addCommand(cmd);
+  }
+  // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().
+  const inherit = (c: Command) => {
+    c.exitOverride();
+    c.showHelpAfterError();
+    c.commands.forEach(inherit);
+  };
+  program.commands.forEach(inherit);
   return program;
 }

@@ -3,7 +3,10 @@ import { GuestvaultError } from '../errors.js';
 
 /** Print an error for a human (or as JSON) and return the exit code to use. */
 export function reportError(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode || 2;
+  if (err instanceof CommanderError) {
+    // Help and version end normally; every other parse error is a usage error.
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+  }
   if (err instanceof GuestvaultError) {
     if (process.env.GUESTVAULT_OUTPUT_JSON === '1') {
       process.stderr.write(`${JSON.stringify({ error: err.code, message: err.message })}\n`);

@@ -51,9 +51,10 @@ export class Chunker {
     const win = this.window;
     const len = data.length;
     let pos = 0;
-    // No cut can happen before `min`, and the hash at a position depends only on the 64 bytes
-    // before it, so the bytes before min-64 need not be hashed at all.
-    const skipTo = this.min - CHUNKER_WINDOW;
+    // No cut can happen before `min`, and the hash at a position depends only on the last 64
+    // bytes, so the first min-65 bytes need not be hashed at all. The window fill checks no
+    // boundary, so it must end at min-1 bytes: PBS's rule allows a cut at exactly `min` bytes.
+    const skipTo = this.min - CHUNKER_WINDOW - 1;
     if (this.chunkSize < skipTo) {
       const skip = Math.min(skipTo - this.chunkSize, len);
       this.chunkSize += skip;

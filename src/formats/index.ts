@@ -7,3 +7,4 @@ export * from './chunker.js';
 export * from './canonical-json.js';
 export * from './manifest.js';
 export * from './key-config.js';
+export * from './section-config.js';

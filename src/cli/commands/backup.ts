@@ -1,0 +1,102 @@
+import { Command } from 'commander';
+import {
+  BackupSession, addTree, checkBackupId, formatSnapshot, parseBackupType, type ArchiveStats,
+} from '../../datastore/index.js';
+import { GuestvaultError } from '../../errors.js';
+import { readFileSync } from 'node:fs';
+import { formatDuration, formatSize, stderrSink } from '../../tasks/index.js';
+import { currentAuthId, openStore } from '../context.js';
+import { loadKeyFile } from '../keys.js';
+import { note, printResult, withOutput, type OutputFormat } from '../output.js';
+
+interface BackupSpec {
+  name: string;
+  kind: 'img' | 'tar' | 'conf';
+  path: string;
+}
+
+function parseSpec(spec: string): BackupSpec {
+  const m = /^([A-Za-z0-9_][A-Za-z0-9._-]*)\.(img|tar|conf):(.+)$/.exec(spec);
+  if (!m) {
+    throw new GuestvaultError('E_USAGE', `invalid backup spec '${spec}': use NAME.img:IMAGE, NAME.tar:DIRECTORY or NAME.conf:FILE`);
+  }
+  return { name: `${m[1]}.${m[2]}`, kind: m[2] as BackupSpec['kind'], path: m[3]! };
+}
+
+export function summaryLine(s: ArchiveStats): string {
+  const rate = s.seconds > 0 ? `${formatSize(s.size / s.seconds)}/s` : '';
+  return `${s.archive}: ${formatSize(s.size)} in ${s.chunks} chunks (${s.newChunks} new, ${s.duplicateChunks} reused, ${s.zeroChunks} zero); `
+    + `wrote ${formatSize(s.newBytes)} as ${formatSize(s.newEncodedBytes)}; ${formatDuration(s.seconds)}${rate ? `, ${rate}` : ''}`;
+}
+
+export function backupCommand(): Command {
+  return withOutput(new Command('backup')
+    .description('back up images, directories and files into one new snapshot of a backup group')
+    .argument('<spec...>', 'NAME.img:IMAGE (raw image or block device), NAME.tar:DIRECTORY, NAME.conf:FILE')
+    .requiredOption('--store <name>', 'datastore')
+    .option('--ns <namespace>', 'namespace, e.g. a/b')
+    .option('--backup-type <type>', 'vm, ct or host', 'host')
+    .requiredOption('--backup-id <id>', 'backup id, e.g. the VM id')
+    .option('--keyfile <file>', 'encrypt with this key'))
+    .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; outputFormat: OutputFormat }) => {
+      const parsed = specs.map(parseSpec);
+      const type = parseBackupType(o.backupType);
+      const id = checkBackupId(o.backupId);
+      const { store, ns } = openStore(o);
+      const crypt = o.keyfile ? await loadKeyFile(o.keyfile) : undefined;
+      const sink = stderrSink();
+      const started = Date.now();
+      const session = await BackupSession.start(store, { ns, type, id }, { crypt, owner: currentAuthId(), notice: note, progress: sink });
+      const onSignal = (sig: NodeJS.Signals) => {
+        sink.clear();
+        session.abortSync();
+        note(`backup aborted by ${sig}; nothing of ${formatSnapshot(session.snapshot)} was kept`);
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let warnings = 0;
+      const warn = (msg: string) => {
+        warnings++;
+        sink.clear();
+        note(`warning: ${msg}`);
+      };
+      try {
+        if (session.previous) note(`previous snapshot: ${formatSnapshot(session.previous)}`);
+        for (const spec of parsed) {
+          if (spec.kind === 'img') await session.addImage(spec.name, spec.path);
+          else if (spec.kind === 'tar') await addTree(session, spec.name, spec.path, warn);
+          else {
+            let data: Buffer;
+            try {
+              data = readFileSync(spec.path);
+            } catch (err) {
+              throw new GuestvaultError('E_SOURCE_MISSING', `cannot read ${spec.path}: ${(err as Error).message}`);
+            }
+            session.addBlob(spec.name, data);
+          }
+        }
+        const snap = await session.finish();
+        const result = {
+          snapshot: formatSnapshot(snap),
+          ns: ns.join('/'),
+          'backup-time': snap.time,
+          archives: session.stats,
+          warnings,
+          seconds: (Date.now() - started) / 1000,
+          ...(crypt ? { fingerprint: crypt.fingerprintString() } : {}),
+        };
+        printResult(o.outputFormat, result, () => {
+          for (const s of session.stats) process.stdout.write(`${summaryLine(s)}\n`);
+          process.stdout.write(`snapshot ${result.snapshot} finished in ${formatDuration(result.seconds)}${warnings ? ` with ${warnings} warning(s)` : ''}\n`);
+        });
+      } catch (err) {
+        sink.clear();
+        await session.abort();
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,262 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { GuestvaultError } from '../errors.js';
+import {
+  DEFAULT_FIXED_CHUNK_SIZE, blobBytes, encodeBlob, encodeFixedIndex, fixedChunkCount, signManifest,
+  type CryptConfig, type CryptMode, type Manifest, type ManifestFile,
+} from '../formats/index.js';
+import { Progress, silentSink, type ProgressSink } from '../tasks/index.js';
+import { ChunkPool } from './chunk-pool.js';
+import type { StoreResult } from './chunk-task.js';
+import type { Datastore, Notice } from './datastore.js';
+import { imageSourceSize } from './image-source.js';
+import { acquireLock, type HeldLock } from './lock-file.js';
+import { formatBackupTime, formatGroup, formatSnapshot, type GroupRef, type SnapshotRef } from './names.js';
+
+export interface ArchiveStats {
+  archive: string;
+  /** Logical size of the archive's data. */
+  size: number;
+  chunks: number;
+  newChunks: number;
+  duplicateChunks: number;
+  zeroChunks: number;
+  /** Bytes of the chunks this backup wrote (raw and as stored). */
+  newBytes: number;
+  newEncodedBytes: number;
+  seconds: number;
+}
+
+export interface SessionOptions {
+  crypt?: CryptConfig;
+  owner: string;
+  notice?: Notice;
+  progress?: ProgressSink;
+  pool?: ChunkPool;
+}
+
+const ARCHIVE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/**
+ * One backup into one group. The snapshot directory is written under the group lock and only
+ * becomes a snapshot when `finish` renames its manifest into place; `abort` (or the next
+ * session, after a crash) removes what was written.
+ */
+export class BackupSession {
+  readonly files: ManifestFile[] = [];
+  readonly stats: ArchiveStats[] = [];
+  private finished = false;
+  private readonly ownPool: boolean;
+  readonly pool: ChunkPool;
+
+  private constructor(
+    readonly store: Datastore,
+    readonly snapshot: SnapshotRef,
+    private readonly lock: HeldLock,
+    private readonly opts: SessionOptions,
+    readonly previous: SnapshotRef | undefined,
+  ) {
+    this.ownPool = !opts.pool;
+    this.pool = opts.pool ?? new ChunkPool();
+  }
+
+  static async start(store: Datastore, group: GroupRef, opts: SessionOptions): Promise<BackupSession> {
+    const lock = acquireLock(store.groupLockPath(group), `backup of ${formatGroup(group)}`, `backup group ${formatGroup(group)}`, opts.notice);
+    try {
+      store.ensureGroup(group, opts.owner);
+      store.removeUnfinished(group, opts.notice);
+      const last = store.lastSnapshot(group, opts.notice);
+      if (last && opts.crypt) {
+        const fp = last.manifest.unprotected['key-fingerprint'];
+        if (typeof fp === 'string' && fp !== opts.crypt.fingerprintString()) {
+          opts.notice?.(`previous snapshot ${formatSnapshot(last.ref)} used another key (${fp}); nothing can be reused from it`);
+        }
+      }
+      let time = Math.floor(Date.now() / 1000);
+      if (last && time <= last.ref.time) {
+        if (last.ref.time - time > 5) {
+          throw new GuestvaultError('E_BACKUP_TIME', `the last backup of ${formatGroup(group)} (${formatBackupTime(last.ref.time)}) is newer than now: check the clock`);
+        }
+        // Snapshot names have one-second resolution: wait for the next free second.
+        await new Promise((r) => setTimeout(r, (last.ref.time + 1) * 1000 - Date.now() + 5));
+        time = last.ref.time + 1;
+      }
+      const snapshot: SnapshotRef = { ...group, time };
+      mkdirSync(store.snapshotDir(snapshot));
+      return new BackupSession(store, snapshot, lock, opts, last?.ref);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  get dir(): string {
+    return this.store.snapshotDir(this.snapshot);
+  }
+
+  get cryptMode(): CryptMode {
+    return this.opts.crypt ? 'encrypt' : 'none';
+  }
+
+  get crypt(): CryptConfig | undefined {
+    return this.opts.crypt;
+  }
+
+  get progressSink(): ProgressSink {
+    return this.opts.progress ?? silentSink;
+  }
+
+  checkArchiveName(file: string): void {
+    const base = file.replace(/\.(fidx|didx|blob)$/, '');
+    if (!ARCHIVE_NAME.test(base) || base === 'index.json' || this.files.some((f) => f.filename === file)) {
+      throw new GuestvaultError('E_USAGE', `invalid or duplicate archive name '${base}'`);
+    }
+  }
+
+  /** Back up a raw image file or block device as `<name>.fidx` with 4 MiB chunks. */
+  async addImage(name: string, source: string): Promise<ArchiveStats> {
+    const file = `${name}.fidx`;
+    this.checkArchiveName(file);
+    const size = imageSourceSize(source);
+    const chunkSize = DEFAULT_FIXED_CHUNK_SIZE;
+    const count = fixedChunkCount(size, chunkSize);
+    const digests: Buffer[] = new Array(count);
+    const stats = emptyStats(name, size);
+    const started = Date.now();
+    const progress = new Progress(name, size, this.progressSink);
+    const key = this.opts.crypt?.encKey;
+    await runBounded(this.pool, count, (i) => {
+      const offset = i * chunkSize;
+      const length = Math.min(chunkSize, size - offset);
+      return this.pool.run({ op: 'store-range', store: this.store.path, source, offset, length, key, compress: true }).then((r) => {
+        digests[i] = Buffer.from(r.digest, 'hex');
+        countChunk(stats, r);
+        progress.add(length);
+      });
+    });
+    progress.finish();
+    stats.seconds = (Date.now() - started) / 1000;
+    const index = encodeFixedIndex({ size, chunkSize, digests, ctime: Math.floor(Date.now() / 1000) });
+    this.writeFileAtomic(file, index);
+    this.files.push({ filename: file, 'crypt-mode': this.cryptMode, size, csum: index.subarray(32, 64).toString('hex') });
+    this.stats.push(stats);
+    return stats;
+  }
+
+  /** Store small data (a config file, a catalog) as `<name>.blob`. */
+  addBlob(name: string, data: Buffer): void {
+    const file = `${name}.blob`;
+    this.checkArchiveName(file);
+    const bytes = blobBytes(encodeBlob(data, { compress: true, crypt: this.opts.crypt }));
+    this.writeFileAtomic(file, bytes);
+    this.files.push({ filename: file, 'crypt-mode': this.cryptMode, size: bytes.length, csum: createHash('sha256').update(bytes).digest('hex') });
+  }
+
+  /** Register an index written by a helper (e.g. the tree archiver). */
+  addIndexFile(entry: ManifestFile, stats: ArchiveStats): void {
+    this.files.push(entry);
+    this.stats.push(stats);
+  }
+
+  writeFileAtomic(file: string, data: Buffer): void {
+    const path = join(this.dir, file);
+    const tmp = `${path}.tmp`;
+    try {
+      const fd = openSync(tmp, 'w');
+      try {
+        writeFileSync(fd, data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new GuestvaultError('E_DISK_FULL', `datastore '${this.store.name}' is full: no space left to write ${file}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Write the manifest last: from this moment on the snapshot exists. */
+  async finish(unprotectedExtra: Record<string, unknown> = {}): Promise<SnapshotRef> {
+    if (this.files.length === 0) throw new GuestvaultError('E_USAGE', 'nothing to back up');
+    const totals = this.stats.reduce(
+      (a, s) => ({ count: a.count + s.newChunks, size: a.size + s.newBytes, compressed_size: a.compressed_size + s.newEncodedBytes, duplicates: a.duplicates + s.duplicateChunks }),
+      { count: 0, size: 0, compressed_size: 0, duplicates: 0 },
+    );
+    let manifest: Manifest = {
+      'backup-type': this.snapshot.type,
+      'backup-id': this.snapshot.id,
+      'backup-time': this.snapshot.time,
+      files: this.files,
+      unprotected: { chunk_upload_stats: totals, ...unprotectedExtra },
+    };
+    if (this.opts.crypt) manifest = signManifest(manifest, this.opts.crypt);
+    // Chunks are written without fsync; one syncfs of the datastore before the manifest makes
+    // sure everything the manifest references is on disk (PBS's default sync-level).
+    spawnSync('sync', ['-f', this.store.path]);
+    this.store.writeManifest(this.snapshot, manifest);
+    this.finished = true;
+    await this.close();
+    return this.snapshot;
+  }
+
+  /** Remove everything this session wrote (chunks stay; garbage collection handles them). */
+  async abort(): Promise<void> {
+    if (!this.finished) rmSync(this.dir, { recursive: true, force: true });
+    await this.close();
+  }
+
+  /** Synchronous part of abort, for signal handlers. */
+  abortSync(): void {
+    if (!this.finished) rmSync(this.dir, { recursive: true, force: true });
+    this.lock.release();
+  }
+
+  private async close(): Promise<void> {
+    this.lock.release();
+    if (this.ownPool) await this.pool.close();
+  }
+}
+
+export function emptyStats(archive: string, size: number): ArchiveStats {
+  return { archive, size, chunks: 0, newChunks: 0, duplicateChunks: 0, zeroChunks: 0, newBytes: 0, newEncodedBytes: 0, seconds: 0 };
+}
+
+export function countChunk(stats: ArchiveStats, r: StoreResult): void {
+  stats.chunks++;
+  if (r.zero) stats.zeroChunks++;
+  if (r.status === 'new') {
+    stats.newChunks++;
+    stats.newBytes += r.size;
+    stats.newEncodedBytes += r.encodedSize;
+  } else {
+    stats.duplicateChunks++;
+  }
+}
+
+/**
+ * Run `count` jobs through the pool with bounded concurrency; stops dispatching at the first
+ * failure and rethrows it after the jobs in flight have settled.
+ */
+export async function runBounded(pool: ChunkPool, count: number, job: (i: number) => Promise<void>): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  for (let i = 0; i < count && failure === undefined; i++) {
+    await pool.slot();
+    if (failure !== undefined) {
+      pool.cancelSlot();
+      break;
+    }
+    const p: Promise<void> = job(i).catch((err) => {
+      failure ??= err;
+    }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
+}

@@ -1,0 +1,64 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { GuestvaultError } from '../errors.js';
+import type { ChunkTask, ChunkTaskResult, LoadResult, StoreResult, VerifyResult } from './chunk-task.js';
+
+function workerFile(): string {
+  const url = new URL('./chunk-worker.js', import.meta.url);
+  // Under vitest this module runs from src/*.ts; the worker must be the compiled file in dist/.
+  if (import.meta.url.endsWith('.ts')) return fileURLToPath(url).replace(/\/src\/datastore\//, '/dist/datastore/');
+  return fileURLToPath(url);
+}
+
+/**
+ * A bounded pool of chunk workers. `run` waits while `maxInFlight` tasks are queued, which is
+ * the back-pressure that keeps memory flat however large the source is.
+ */
+export class ChunkPool {
+  private readonly piscina: Piscina;
+  private inFlight = 0;
+  private readonly waiters: (() => void)[] = [];
+  readonly threads: number;
+  readonly maxInFlight: number;
+
+  constructor(threads = Math.max(2, availableParallelism())) {
+    this.threads = threads;
+    this.maxInFlight = threads * 2;
+    this.piscina = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+  }
+
+  /** Resolves once a slot is free; pair every call with exactly one `run`. */
+  async slot(): Promise<void> {
+    while (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
+    this.inFlight++;
+  }
+
+  /** Give back a slot that will not be used. */
+  cancelSlot(): void {
+    this.release();
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.waiters.shift()?.();
+  }
+
+  /** Run a task in a slot obtained with `slot()`. */
+  async run(task: Extract<ChunkTask, { op: 'store-range' | 'store-data' }>, transfer?: ArrayBuffer[]): Promise<StoreResult>;
+  async run(task: Extract<ChunkTask, { op: 'load' }>): Promise<LoadResult>;
+  async run(task: Extract<ChunkTask, { op: 'verify' }>): Promise<VerifyResult>;
+  async run(task: ChunkTask, transfer?: ArrayBuffer[]): Promise<StoreResult | LoadResult | VerifyResult> {
+    try {
+      const res = (await this.piscina.run(task, transfer ? { transferList: transfer } : {})) as ChunkTaskResult;
+      if (res.error) throw new GuestvaultError(res.error.code, res.error.message);
+      return res.ok;
+    } finally {
+      this.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,71 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { GuestvaultError, errnoCode } from '../errors.js';
+import { etcPath } from '../home.js';
+import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
+import { isSafeId } from './names.js';
+
+export interface DatastoreConfig {
+  name: string;
+  path: string;
+  comment?: string;
+  /** Default retention as a keep-option property string (keep-daily=3,...). */
+  'prune-backups'?: string;
+  'gc-schedule'?: string;
+}
+
+const KNOWN_KEYS = new Set(['path', 'comment', 'prune-backups', 'gc-schedule']);
+
+export function datastoreConfigFile(): string {
+  return etcPath('datastore.cfg');
+}
+
+export function loadDatastoreConfigs(): DatastoreConfig[] {
+  const file = datastoreConfigFile();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseSectionConfig(text, file).map((s) => {
+    if (s.type !== 'datastore') {
+      throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown section type '${s.type}' (expected 'datastore')`);
+    }
+    for (const k of Object.keys(s.props)) {
+      if (!KNOWN_KEYS.has(k)) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown property '${k}' in datastore '${s.id}'`);
+    }
+    if (!s.props.path) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: datastore '${s.id}' has no path`);
+    return { name: s.id, ...s.props, path: s.props.path } as DatastoreConfig;
+  });
+}
+
+export function saveDatastoreConfigs(configs: readonly DatastoreConfig[]): void {
+  const file = datastoreConfigFile();
+  mkdirSync(dirname(file), { recursive: true });
+  const text = writeSectionConfig(configs.map(({ name, ...props }) => ({
+    type: 'datastore',
+    id: name,
+    props: Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as Record<string, string>,
+  })));
+  const tmp = `${file}.tmp.${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export function findDatastoreConfig(name: string): DatastoreConfig {
+  const all = loadDatastoreConfigs();
+  const found = all.find((c) => c.name === name);
+  if (!found) {
+    const known = all.map((c) => c.name).join(', ') || 'none; create one with `guestvault datastore create NAME PATH`';
+    throw new GuestvaultError('E_DATASTORE_UNKNOWN', `unknown datastore '${name}' (known: ${known})`);
+  }
+  return { ...found, path: resolve(found.path) };
+}
+
+export function checkDatastoreName(name: string): void {
+  if (!isSafeId(name) || name.length > 32) {
+    throw new GuestvaultError('E_USAGE', `invalid datastore name '${name}': up to 32 letters, digits, '.', '_' or '-'`);
+  }
+}

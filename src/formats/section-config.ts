@@ -1,0 +1,50 @@
+import { FormatError } from './format-error.js';
+
+/**
+ * Proxmox section-config files: `type: id` header lines, then indented `key value` lines, with
+ * blank lines between sections and `#` comments. Values keep their inner spaces.
+ */
+export interface Section {
+  type: string;
+  id: string;
+  props: Record<string, string>;
+  /** 1-based line of the header, for error messages. */
+  line: number;
+}
+
+export function parseSectionConfig(text: string, file: string): Section[] {
+  const sections: Section[] = [];
+  let current: Section | undefined;
+  text.split('\n').forEach((raw, i) => {
+    const lineNo = i + 1;
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '' ) {
+      current = undefined;
+      return;
+    }
+    if (line.trimStart().startsWith('#')) return;
+    if (/^\s/.test(line)) {
+      if (!current) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, 'property line outside of a section');
+      const m = /^\s+([A-Za-z0-9_-]+)(?:\s+(.*))?$/.exec(line);
+      if (!m) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `cannot parse ${JSON.stringify(line.trim())}`);
+      const key = m[1]!;
+      if (key in current.props) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `duplicate property '${key}'`);
+      current.props[key] = (m[2] ?? '').trim();
+      return;
+    }
+    const m = /^([a-z][a-z0-9-]*):\s*(\S+)\s*$/.exec(line);
+    if (!m) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `expected 'type: id', got ${JSON.stringify(line)}`);
+    if (sections.some((s) => s.id === m[2] && s.type === m[1])) {
+      throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `duplicate section '${m[1]}: ${m[2]}'`);
+    }
+    current = { type: m[1]!, id: m[2]!, props: {}, line: lineNo };
+    sections.push(current);
+  });
+  return sections;
+}
+
+export function writeSectionConfig(sections: readonly Omit<Section, 'line'>[]): string {
+  return sections
+    .map((s) => [`${s.type}: ${s.id}`, ...Object.entries(s.props).map(([k, v]) => `\t${k} ${v}`)].join('\n'))
+    .join('\n\n') + (sections.length ? '\n' : '');
+}

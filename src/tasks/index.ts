@@ -1,0 +1,3 @@
+export * from './format-size.js';
+export * from './progress.js';
+export * from './upid.js';
