@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install what guestvault needs on a fresh Debian 12 machine with Node.js 20, then build it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for pkg in tar coreutils findutils diffutils python3 make g++; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+npm ci --no-audit --no-fund
+npm run build
