@@ -19,10 +19,10 @@ export const ROWS = [
   { label: 'unchanged, forced re-read (s) [1]', step: 'reread', kind: 'seconds' },
   { label: 'changed backup (s)', step: 'changed', kind: 'seconds' },
   { label: 'restore (s) [2]', step: 'restore', kind: 'seconds' },
-  { label: 'repository after first backup (MiB)', step: 'first', kind: 'repoMiB' },
+  { label: 'growth, first backup (MiB) [4]', step: 'first', kind: 'growthMiB' },
   { label: 'growth, unchanged backup (bytes)', step: 'unchanged', kind: 'growth' },
   { label: 'growth, changed backup (bytes)', step: 'changed', kind: 'growth' },
-  { label: 'peak RSS (MiB) [3]', kind: 'rss' },
+  { label: 'peak RSS (MiB)', kind: 'rss' },
 ];
 
 const num = (v, digits = 2) => (v == null ? '-' : v.toFixed(digits));
@@ -39,7 +39,7 @@ export function rowValue(row, tool, r) {
   if (!s) return r.status === 'failed' ? 'failed' : '-';
   if (s.status !== 'ok') return 'failed';
   if (row.kind === 'seconds') return s.seconds;
-  if (row.kind === 'repoMiB') return s.repoBytes == null ? '-' : s.repoBytes / MiB;
+  if (row.kind === 'growthMiB') return s.growthBytes == null ? '-' : s.growthBytes / MiB;
   if (row.kind === 'growth') return s.growthBytes ?? '-';
   return '-';
 }
@@ -47,7 +47,7 @@ export function rowValue(row, tool, r) {
 function formatCell(row, v) {
   if (typeof v === 'string') return v;
   if (row.kind === 'growth') return String(v);
-  if (row.kind === 'rss' || row.kind === 'repoMiB') return num(v, 1);
+  if (row.kind === 'rss' || row.kind === 'growthMiB') return num(v, 1);
   return num(v, 2);
 }
 

@@ -3,7 +3,7 @@
 // plain zstd on a synthetic VM disk image. See `node bench/run.js --help`.
 
 import { existsSync, linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,9 @@ Options:
   --tools LIST      comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
   --seed TEXT       seed of the image generator (default guestvault-bench-1)
   --regen           regenerate the images even if cached ones match
+  --repeat N        run every tool's sequence N times (tools interleaved per
+                    round, repositories recreated each round) and report the
+                    median time of each step (default 1)
   --timeout SEC     kill any single command after SEC seconds (default 3600)
   -h, --help        show this help
 
@@ -59,6 +62,7 @@ function parseOptions(argv) {
       seed: { type: 'string', default: 'guestvault-bench-1' },
       regen: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '3600' },
+      repeat: { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -73,8 +77,11 @@ function parseOptions(argv) {
   for (const t of tools) if (!ALL_TOOLS.includes(t)) throw new Error(`--tools: unknown tool ${t} (known: ${ALL_TOOLS.join(', ')})`);
   const timeout = Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) throw new Error(`--timeout: not a positive number: ${values.timeout}`);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: not a positive integer: ${values.repeat}`);
   return {
     size,
+    repeat,
     workdir: resolve(values.workdir),
     tools: ALL_TOOLS.filter((t) => tools.includes(t)), // fixed order
     seed: values.seed,
@@ -168,6 +175,41 @@ class ToolRun {
   toJSON() {
     return { status: this.status, error: this.error, steps: this.steps };
   }
+}
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+/**
+ * Merge the rounds of one tool: a step is ok only if it is ok in every round;
+ * its time is the median, its peak RSS the maximum, sizes from the last round.
+ */
+function combine(runs) {
+  const failed = runs.find((r) => r.status === 'failed');
+  const out = { status: failed ? 'failed' : 'ok', error: failed?.error ?? null, steps: {} };
+  if (runs.length > 1) out.rounds = runs.map((r) => r.toJSON());
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.steps)))];
+  for (const name of names) {
+    const recs = runs.map((r) => r.steps[name]);
+    const last = recs[recs.length - 1];
+    if (recs.some((x) => !x || x.status !== 'ok')) {
+      out.steps[name] = { ...(recs.find((x) => x && x.status !== 'ok') ?? last), status: 'failed' };
+      continue;
+    }
+    const seconds = median(recs.map((x) => x.seconds));
+    const rss = recs.map((x) => x.rssKiB).filter((x) => x != null);
+    out.steps[name] = {
+      ...last,
+      seconds,
+      mibPerSecond: last.mibPerSecond * (last.seconds / seconds),
+      rssKiB: rss.length ? Math.max(...rss) : null,
+      ...(runs.length > 1 ? { secondsAll: recs.map((x) => x.seconds) } : {}),
+    };
+  }
+  return out;
 }
 
 /** Point the backup source path at `which` (a hard link, so the path stays the same). */
@@ -307,8 +349,10 @@ const NOTES = [
   '  reads the whole image again; its speed-up is against guestvault\'s unchanged backup.',
   '[2] restore: the newest snapshot (the changed image) to a file, checked with cmp; for zstd: zstd -d -T0\n' +
   '  of the first (unchanged) image (zstd decompression is single-threaded anyway).',
+  '[4] growth: du -sb of the repository after the backup minus before it (after init, for the first backup),\n' +
+  '  so fixed set-up costs such as a datastore\'s pre-created chunk directories are not counted; for zstd the .zst file.',
   'The changed image is backed up under the same path (a hard link is switched), into the same group vm/100.',
-  'Each figure is a single run.',
+  'Times are wall clock (process.hrtime) of one command; with --repeat N the median of N rounds.',
 ];
 
 async function main() {
@@ -320,6 +364,7 @@ async function main() {
     process.exit(2);
   }
   const { workdir, tools } = opts;
+  const loadAtStart = loadavg();
   log(`guestvault benchmark: image ${mib(opts.size)} MiB, tools ${tools.join(', ')}, work dir ${workdir}`);
 
   // 1. tools
@@ -348,28 +393,33 @@ async function main() {
   image.src = join(workdir, 'src', 'disk.img');
   mkdirSync(dirname(image.src), { recursive: true });
 
-  // 3. tools, one after the other
-  const results = {};
-  for (const name of tools) {
-    log(`\n== ${name}`);
-    const t = new ToolRun(name, opts, image);
-    results[name] = t;
-    const absent = COMMANDS[name].filter((c) => !findCommand(c.command));
-    try {
-      if (absent.length) throw new StepFailed(`not installed: ${absent.map((c) => c.command).join(', ')}`);
-      await BENCH[name](t, image, workdir);
-    } catch (e) {
-      t.status = 'failed';
-      t.error = e instanceof StepFailed ? e.message : (e?.stack ?? String(e));
-      log(`  [${name}] FAILED: ${t.error.split('\n').join('\n    ')}`);
+  // 3. tools, one after the other; with --repeat, round after round
+  const rounds = Object.fromEntries(tools.map((t) => [t, []]));
+  for (let round = 1; round <= opts.repeat; round++) {
+    for (const name of tools) {
+      log(`\n== ${name}${opts.repeat > 1 ? ` (round ${round} of ${opts.repeat})` : ''}`);
+      const t = new ToolRun(name, opts, image);
+      rounds[name].push(t);
+      const absent = COMMANDS[name].filter((c) => !findCommand(c.command));
+      try {
+        if (absent.length) throw new StepFailed(`not installed: ${absent.map((c) => c.command).join(', ')}`);
+        await BENCH[name](t, image, workdir);
+      } catch (e) {
+        t.status = 'failed';
+        t.error = e instanceof StepFailed ? e.message : (e?.stack ?? String(e));
+        log(`  [${name}] FAILED: ${t.error.split('\n').join('\n    ')}`);
+      }
     }
   }
   rmSync(image.src, { force: true });
+  const results = Object.fromEntries(tools.map((t) => [t, combine(rounds[t])]));
 
   // 4. report
   const ups = speedups(tools, results);
   const goals = targets(tools, results);
-  log(`\n== results (image ${mib(image.size)} MiB; ${cpus().length} CPUs, ${(totalmem() / GiB).toFixed(1)} GiB RAM)\n`);
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  log(`\n== results (image ${mib(image.size)} MiB; ${cpus().length} CPUs, ${(totalmem() / GiB).toFixed(1)} GiB RAM; ` +
+    `${opts.repeat > 1 ? `median of ${opts.repeat} rounds` : 'one round'}; load average now ${load})\n`);
   log(mainTable(tools, results));
   if (tools.includes('guestvault') && tools.length > 1) log(`\n${speedupTable(tools, results, ups)}`);
   if (tools.includes('guestvault')) log(`\ntargets:\n${targetLines(goals)}`);
@@ -386,12 +436,12 @@ async function main() {
 
   const json = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release() },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), loadAverage: { start: loadAtStart, end: loadavg() } },
     options: { ...opts, sizeGiB: opts.size / GiB },
     versions,
     image: { ...image, src: undefined },
     stepsOf: Object.fromEntries(tools.map((t) => [t, STEPS_OF[t]])),
-    tools: Object.fromEntries(tools.map((t) => [t, results[t].toJSON()])),
+    tools: results,
     speedups: ups,
     targets: goals,
     notes: NOTES,

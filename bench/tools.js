@@ -159,6 +159,6 @@ export function sync() {
 /** First line of `argv`'s output (for version strings), or null. */
 export function versionOf(argv) {
   const r = run(argv);
-  const text = (r.stdout || r.stderr).trim();
-  return r.ok && text ? text.split('\n')[0] : null;
+  const text = (r.stdout.trim() || (r.ok ? r.stderr.trim() : ''));
+  return text ? text.split('\n')[0] : null;
 }

@@ -18,7 +18,12 @@ export function chunkPath(storePath: string, digestHex: string): string {
 export function createChunkStoreLayout(storePath: string): void {
   mkdirSync(join(storePath, CHUNK_DIR), { recursive: true });
   for (let i = 0; i < 0x10000; i++) {
-    mkdirSync(join(storePath, CHUNK_DIR, i.toString(16).padStart(4, '0')), { recursive: true });
+    const dir = join(storePath, CHUNK_DIR, i.toString(16).padStart(4, '0'));
+    try {
+      mkdirSync(dir, 0o755);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
   }
   closeSync(openSync(join(storePath, '.lock'), 'a'));
 }

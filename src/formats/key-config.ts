@@ -65,7 +65,7 @@ export function parseKeyConfig(text: string, what: string): KeyConfig {
   if (typeof k !== 'object' || k === null || typeof k.data !== 'string' || !('kdf' in k)) {
     throw new FormatError('E_KEYFILE_INVALID', what, 'is not a key file (missing "kdf" or "data")');
   }
-  if (k.kdf !== null && !('Scrypt' in k.kdf) && !('PBKDF2' in k.kdf)) {
+  if (k.kdf !== null && (typeof k.kdf !== 'object' || (!('Scrypt' in k.kdf) && !('PBKDF2' in k.kdf)))) {
     throw new FormatError('E_KEYFILE_INVALID', what, 'uses an unknown key derivation function');
   }
   return k;
@@ -84,7 +84,12 @@ export function openKeyConfig(k: KeyConfig, passphrase: string | undefined, what
     if (blob.length !== IV_LENGTH + TAG_LENGTH + KEY_LENGTH) {
       throw new FormatError('E_KEYFILE_INVALID', what, 'wrapped key has the wrong length');
     }
-    const derived = deriveKey(k.kdf, passphrase);
+    let derived: Buffer;
+    try {
+      derived = deriveKey(k.kdf, passphrase);
+    } catch (err) {
+      throw new FormatError('E_KEYFILE_INVALID', what, `has invalid key derivation parameters (${(err as Error).message})`);
+    }
     const decipher = createDecipheriv('aes-256-gcm', derived, blob.subarray(0, IV_LENGTH), { authTagLength: TAG_LENGTH });
     decipher.setAuthTag(blob.subarray(IV_LENGTH, IV_LENGTH + TAG_LENGTH));
     try {

@@ -30,7 +30,9 @@ export interface Manifest {
 }
 
 function signedPart(m: Manifest): Record<string, unknown> {
-  const { unprotected: _u, signature: _s, ...rest } = m;
+  const rest: Record<string, unknown> = { ...m };
+  delete rest.unprotected;
+  delete rest.signature;
   return rest;
 }
 

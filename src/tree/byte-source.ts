@@ -97,7 +97,8 @@ export class ByteSource {
     this.buffered = 0;
     if (!this.ended) {
       this.ended = true;
-      await this.iterator.return?.();
+      // Best effort: an error while stopping the producer must not hide the one that got us here.
+      await Promise.resolve(this.iterator.return?.()).catch(() => undefined);
     }
   }
 }

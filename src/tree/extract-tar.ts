@@ -180,7 +180,11 @@ export async function extractTar(
   const ex = new Extractor(tree, reader, warn);
   let entries = 0;
   try {
-    await tree.begin();
+    try {
+      await tree.begin();
+    } catch (err) {
+      throw new GuestvaultError('E_TREE_RESTORE', `${tree.root}: cannot use as restore target (${errnoCode(err) ?? String(err)})`, { cause: err });
+    }
     for (;;) {
       const e = await reader.next();
       if (!e) break;

@@ -48,7 +48,7 @@ export class TargetTree {
     }
   }
 
-  /** True if `rel` is a regular file created during this restore (a valid hard-link target). */
+  /** True if `rel` is a non-directory created during this restore (a valid hard-link target). */
   async restoredThisRun(rel: string): Promise<boolean> {
     try {
       // Parents must be real directories: lstat would otherwise look through a symlink.
@@ -58,7 +58,7 @@ export class TargetTree {
         if (!this.dirs.has(prefix) && !(await lstat(this.abs(prefix))).isDirectory()) return false;
       }
       const st = await lstat(this.abs(rel), { bigint: true });
-      return st.isFile() && st.ctimeNs >= this.startCtimeNs;
+      return !st.isDirectory() && st.ctimeNs >= this.startCtimeNs;
     } catch {
       return false;
     }

@@ -1,0 +1,54 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/guestvault.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout as bytes, for binary output (restore to -). */
+  raw: Buffer;
+}
+
+/** A scratch GUESTVAULT_HOME plus a runner for the built CLI (tests run after `npm run build`). */
+export class CliEnv {
+  readonly dir: string;
+  readonly home: string;
+  constructor(prefix = 'gv-test-') {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.home = join(this.dir, 'home');
+  }
+
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, GUESTVAULT_HOME: this.home, GUESTVAULT_ENCRYPTION_PASSWORD: undefined, ...extra };
+  }
+
+  run(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): CliResult {
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: this.env(opts.env), input: opts.input, encoding: 'buffer', maxBuffer: 1 << 30 });
+    return { code: r.status ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString(), raw: r.stdout };
+  }
+
+  /** Run and parse --output-format json; throws with stderr when the command fails. */
+  json<T = unknown>(args: string[], opts: { env?: Record<string, string> } = {}): T {
+    const r = this.run([...args, '--output-format', 'json'], opts);
+    if (r.code !== 0) throw new Error(`guestvault ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Start in the background (for kill tests). */
+  spawn(args: string[], opts: { env?: Record<string, string> } = {}) {
+    return spawn(process.execPath, [BIN, ...args], { env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function path(env: CliEnv, ...parts: string[]): string {
+  return join(env.dir, ...parts);
+}
