@@ -96,6 +96,12 @@ const mib = (b) => (b / MiB).toFixed(1);
 
 class StepFailed extends Error {}
 
+function describe(rec) {
+  const other = rec.otherCpuSeconds == null ? '' : `, others ${rec.otherCpuSeconds.toFixed(2)} s CPU`;
+  return `${rec.seconds.toFixed(2)} s (${rec.mibPerSecond.toFixed(0)} MiB/s), CPU ${rec.cpuSeconds?.toFixed(2) ?? '?'} s${other}, ` +
+    `peak RSS ${rec.rssKiB == null ? '?' : mib(rec.rssKiB * 1024)} MiB`;
+}
+
 /** One tool's run: its timed steps, repository sizes and failure, if any. */
 class ToolRun {
   constructor(name, opts, image) {
@@ -132,6 +138,8 @@ class ToolRun {
       status: r.ok ? 'ok' : 'failed',
       seconds: r.seconds,
       rssKiB: r.rssKiB,
+      cpuSeconds: r.cpuSeconds,
+      otherCpuSeconds: r.otherCpuSeconds,
       exitCode: r.code,
       mibPerSecond: this.image.size / MiB / r.seconds,
     };
@@ -152,8 +160,7 @@ class ToolRun {
     this.repoBytes = duBytes(this.repo);
     rec.repoBytes = this.repoBytes;
     rec.growthBytes = before == null || this.repoBytes == null ? null : this.repoBytes - before;
-    log(`  [${this.name}] ${step}: ${rec.seconds.toFixed(2)} s (${rec.mibPerSecond.toFixed(0)} MiB/s), ` +
-      `peak RSS ${mib(rec.rssKiB * 1024)} MiB, repository ${mib(rec.repoBytes)} MiB (+${rec.growthBytes} B)`);
+    log(`  [${this.name}] ${step}: ${describe(rec)}, repository ${mib(rec.repoBytes)} MiB (+${rec.growthBytes} B)`);
     return { rec, result };
   }
 
@@ -168,13 +175,25 @@ class ToolRun {
       rec.status = 'failed';
       throw new StepFailed(`${step}: the restored file ${existsSync(target) ? 'differs from' : 'is missing, expected a copy of'} ${expected} (${target})`);
     }
-    log(`  [${this.name}] ${step}: ${rec.seconds.toFixed(2)} s (${rec.mibPerSecond.toFixed(0)} MiB/s), ` +
-      `peak RSS ${mib(rec.rssKiB * 1024)} MiB, restored file equals the source`);
+    log(`  [${this.name}] ${step}: ${describe(rec)}, restored file equals the source`);
   }
 
   toJSON() {
     return { status: this.status, error: this.error, steps: this.steps };
   }
+}
+
+/** CPU used by others during all timed steps, as CPU-seconds and as a share of cores × wall time. */
+function interferenceOf(rounds) {
+  let wallSeconds = 0;
+  let otherCpuSeconds = 0;
+  for (const r of Object.values(rounds).flat()) {
+    for (const s of Object.values(r.steps)) {
+      wallSeconds += s.seconds ?? 0;
+      otherCpuSeconds += s.otherCpuSeconds ?? 0;
+    }
+  }
+  return { wallSeconds, otherCpuSeconds, share: wallSeconds ? otherCpuSeconds / (wallSeconds * cpus().length) : 0 };
 }
 
 const median = (xs) => {
@@ -432,10 +451,17 @@ async function main() {
       log(`  ${t}: ${shown.join('\n    ')}`);
     }
   }
+  const interference = interferenceOf(rounds);
+  if (interference.share > 0.05) {
+    log(`\nWARNING: other processes (or the hypervisor) used ${interference.otherCpuSeconds.toFixed(1)} CPU-seconds during the ` +
+      `${interference.wallSeconds.toFixed(1)} s of timed steps (${(interference.share * 100).toFixed(0)} % of the machine's capacity): ` +
+      'the times are disturbed; rerun on an idle machine and/or with --repeat.');
+  }
   log(`\nnotes:\n${NOTES.map((n) => `- ${n}`).join('\n')}`);
 
   const json = {
     date: new Date().toISOString(),
+    interference,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), loadAverage: { start: loadAtStart, end: loadavg() } },
     options: { ...opts, sizeGiB: opts.size / GiB },
     versions,

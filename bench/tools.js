@@ -75,7 +75,9 @@ class Tail {
 /**
  * Run argv[0] with argv[1..] under `/usr/bin/time -f %M -o rssFile`,
  * timing it with process.hrtime. Never throws for a failing command.
- * Result: { ok, code, signal, seconds, rssKiB, stdout, stderr, timedOut, command }.
+ * Result: { ok, code, signal, seconds, rssKiB, cpuSeconds, otherCpuSeconds, stdout, stderr, timedOut, command }.
+ * cpuSeconds is the command's user + system CPU time; otherCpuSeconds the
+ * busy CPU time of the rest of the machine during the run (interference).
  *
  * GNU time reports the maximum resident set size (in KiB) from wait4()'s
  * rusage: for a tree of processes that is the peak of the single largest
@@ -87,7 +89,8 @@ export function runTimed(argv, { cwd, env, rssFile, timeoutSeconds = 3600, stdou
     const out = new Tail(stdoutLimit);
     const err = new Tail(64 * 1024);
     const start = process.hrtime.bigint();
-    const child = spawn(TIME, ['-f', '%M', '-o', rssFile, ...argv], {
+    const cpuBefore = systemCpuSeconds();
+    const child = spawn(TIME, ['-f', '%M %U %S', '-o', rssFile, ...argv], {
       cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, // own process group: killable as a whole
     });
     let timedOut = false;
@@ -99,22 +102,40 @@ export function runTimed(argv, { cwd, env, rssFile, timeoutSeconds = 3600, stdou
     child.stderr.on('data', (c) => err.push(c));
     const finish = (code, signal, spawnError) => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const systemCpu = systemCpuSeconds() - cpuBefore;
       clearTimeout(timer);
       let rssKiB = null;
+      let cpuSeconds = null;
       try {
         // On failure GNU time writes "Command exited with non-zero status N" first.
         const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-        const v = Number(lines[lines.length - 1]);
-        if (Number.isFinite(v)) rssKiB = v;
+        const [m, u, sys] = lines[lines.length - 1].split(' ').map(Number);
+        if (Number.isFinite(m)) rssKiB = m;
+        if (Number.isFinite(u) && Number.isFinite(sys)) cpuSeconds = u + sys;
       } catch { /* no file */ }
+      // CPU time spent by everything else on the machine (and stolen by the hypervisor) meanwhile.
+      const otherCpuSeconds = cpuSeconds == null || Number.isNaN(systemCpu) ? null : Math.max(0, systemCpu - cpuSeconds);
       let stderr = err.text();
       if (spawnError) stderr += `\n${spawnError.message}`;
       if (timedOut) stderr += `\n[killed after ${timeoutSeconds} s]`;
-      resolve({ ok: code === 0 && !timedOut, code, signal, seconds, rssKiB, stdout: out.text(), stderr, timedOut, command: argv });
+      resolve({ ok: code === 0 && !timedOut, code, signal, seconds, rssKiB, cpuSeconds, otherCpuSeconds, stdout: out.text(), stderr, timedOut, command: argv });
     };
     child.on('error', (e) => finish(null, null, e));
     child.on('close', (code, signal) => finish(code, signal));
   });
+}
+
+/** Busy CPU seconds of the whole machine so far (from /proc/stat; NaN if unavailable). */
+export function systemCpuSeconds() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    // cpu user nice system idle iowait irq softirq steal ...
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const busy = f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0);
+    return busy / 100; // USER_HZ
+  } catch {
+    return NaN;
+  }
 }
 
 /** Run a command untimed and synchronously; returns { ok, code, stdout, stderr }. */

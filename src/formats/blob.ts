@@ -130,7 +130,7 @@ export interface DecodeOptions {
   crypt?: CryptConfig;
   /** When given, the decoded data must hash to this digest (SHA-256, keyed if encrypted). */
   digest?: Uint8Array;
-  /** When given, the decoded data must have exactly this length (and decoding stops beyond it). */
+  /** When given, the decoded data must have exactly this length. */
   size?: number;
 }
 

@@ -76,7 +76,7 @@ export function decodeDynamicIndex(buf: Buffer, what: string): DynamicIndex {
     const raw = buf.subarray(off, off + DYNAMIC_ENTRY_SIZE);
     csum.add(raw);
     const end = Number(raw.readBigUInt64LE(0));
-    if (end <= prev && !(entries.length === 0 && end === 0)) {
+    if (end <= prev) {
       throw new FormatError('E_INDEX_ORDER', what, `entry ${entries.length} ends at ${end}, not after ${prev}`);
     }
     prev = end;
@@ -97,6 +97,7 @@ export function decodeDynamicIndex(buf: Buffer, what: string): DynamicIndex {
 
 /** Index of the chunk holding stream offset `pos` (binary search over end offsets), or -1. */
 export function dynamicChunkAt(entries: readonly DynamicEntry[], pos: number): number {
+  if (pos < 0) return -1;
   let lo = 0;
   let hi = entries.length - 1;
   let found = -1;

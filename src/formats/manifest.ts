@@ -86,7 +86,7 @@ export function parseManifest(json: Buffer, what: string): Manifest {
   return { ...(m as unknown as Manifest), unprotected: unprotected as Record<string, unknown> };
 }
 
-/** Check the signature when the manifest has one; a key is then required. */
+/** Check the signature when the manifest has one and a key is given (without a key it cannot be checked, as in PBS). */
 export function verifyManifestSignature(m: Manifest, crypt: CryptConfig | undefined, what: string): void {
   if (!m.signature) return;
   if (!crypt) return; // Readable without the key; only its authenticity cannot be checked.

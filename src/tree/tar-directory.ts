@@ -248,12 +248,11 @@ export async function* tarDirectory(root: string, opts: TarDirectoryOptions = {}
     if (!prepared) continue;
 
     const { header, catalog, data, fh } = prepared;
-    const headerBytes = buildHeaders(header);
-    const dataBytes = padTo512(header.size);
-    opts.onEntry?.({ ...catalog, offset: pos, end: pos + headerBytes.length + dataBytes });
-    pos += headerBytes.length + dataBytes;
-
     try {
+      const headerBytes = buildHeaders(header);
+      const dataBytes = padTo512(header.size);
+      opts.onEntry?.({ ...catalog, offset: pos, end: pos + headerBytes.length + dataBytes });
+      pos += headerBytes.length + dataBytes;
       const flushed = out.push(headerBytes);
       if (flushed) yield flushed;
       if (data) {

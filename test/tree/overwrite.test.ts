@@ -21,6 +21,8 @@ it('replaces files, symlinks, hard links and empty directories in the way', asyn
   symlinkSync('small.txt', join(src, 'link'));
   writeFileSync(join(src, 'shared.txt'), 'mine');
   writeFileSync(join(src, 'blocked'), 'cannot land');
+  writeFileSync(join(src, 'pair-1'), 'linked pair');
+  linkSync(join(src, 'pair-1'), join(src, 'pair-2'));
 
   writeFileSync(join(outside, 'victim'), 'untouched');
   writeFileSync(join(outside, 'linked'), 'untouched too');
@@ -30,8 +32,9 @@ it('replaces files, symlinks, hard links and empty directories in the way', asyn
   linkSync(join(outside, 'linked'), join(dst, 'shared.txt')); // old hard link to something else
   mkdirSync(join(dst, 'blocked/full'), { recursive: true }); // non-empty directory: kept, warned
 
+  const tar = await collect(tarDirectory(src));
   const warnings: string[] = [];
-  await extractTar(chunked(await collect(tarDirectory(src))), dst, { onWarning: (m) => warnings.push(m) });
+  await extractTar(chunked(tar), dst, { onWarning: (m) => warnings.push(m) });
 
   expect(readFileSync(join(dst, 'small.txt'), 'utf8')).toBe('new content');
   expect(lstatSync(join(dst, 'small.txt')).isFile()).toBe(true);
@@ -42,4 +45,11 @@ it('replaces files, symlinks, hard links and empty directories in the way', asyn
   expect(readFileSync(join(outside, 'linked'), 'utf8')).toBe('untouched too');
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/blocked: a non-empty directory is in the way/);
+
+  // Again over its own result: hard links are re-made to the fresh copy of their target.
+  const oldIno = lstatSync(join(dst, 'pair-1')).ino;
+  await extractTar(chunked(tar), dst);
+  const ino = lstatSync(join(dst, 'pair-1')).ino;
+  expect(ino).not.toBe(oldIno);
+  expect(lstatSync(join(dst, 'pair-2')).ino).toBe(ino);
 });

@@ -96,11 +96,4 @@ describe('tarDirectory → extractTar round trip', () => {
     expect(entries.find((e) => e.path === 'sticky')).toMatchObject({ type: 'dir', mode: 0o1777 });
     expect(entries.find((e) => e.path === 'fifo')?.type).toBe('fifo');
   });
-
-  it('is deterministic (an unchanged tree de-duplicates completely) and yields at most 1 MiB at a time', async () => {
-    const pieces: Buffer[] = [];
-    for await (const piece of tarDirectory(src)) pieces.push(piece);
-    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(1024 * 1024);
-    expect(Buffer.concat(pieces).equals(tar)).toBe(true);
-  });
 });

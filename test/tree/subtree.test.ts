@@ -1,4 +1,4 @@
-/** The catalog: its encoding, and restoring single entries or subtrees from byte ranges. */
+/** The catalog: its encoding, and restoring single entries or subtrees from byte ranges; stream stability. */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,13 @@ describe('catalog and partial restore', () => {
   });
   afterAll(() => {
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('is deterministic (an unchanged tree de-duplicates completely) and yields at most 1 MiB at a time', async () => {
+    const pieces: Buffer[] = [];
+    for await (const piece of tarDirectory(src)) pieces.push(piece);
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(1024 * 1024);
+    expect(Buffer.concat(pieces).equals(tar)).toBe(true);
   });
 
   it('encodes and decodes the catalog losslessly', () => {
