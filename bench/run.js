@@ -113,7 +113,7 @@ class ToolRun {
     this.steps = {};
     this.repo = null; // the path whose du -sb is the repository size
     this.repoBytes = null;
-    this.rssFile = join(opts.workdir, `rss-${name}.txt`);
+    this.rssFile = join(opts.workdir, 'tmp', `time-${name}.txt`);
   }
 
   /** An untimed command that must succeed (init, listing, ...). */
@@ -168,12 +168,13 @@ class ToolRun {
   async restore(step, argv, { target, expected, cleanup, ...opts }) {
     warmTree(this.repo);
     const { rec } = await this.timed(step, argv, opts);
-    const same = existsSync(target) && sameContent(target, expected);
+    const exists = existsSync(target);
+    const same = exists && sameContent(target, expected);
     rec.verified = same;
     rmSync(cleanup ?? target, { recursive: true, force: true });
     if (!same) {
       rec.status = 'failed';
-      throw new StepFailed(`${step}: the restored file ${existsSync(target) ? 'differs from' : 'is missing, expected a copy of'} ${expected} (${target})`);
+      throw new StepFailed(`${step}: the restored file ${target} ${exists ? 'differs from' : 'is missing, expected a copy of'} ${expected}`);
     }
     log(`  [${this.name}] ${step}: ${describe(rec)}, restored file equals the source`);
   }
@@ -204,7 +205,8 @@ const median = (xs) => {
 
 /**
  * Merge the rounds of one tool: a step is ok only if it is ok in every round;
- * its time is the median, its peak RSS the maximum, sizes from the last round.
+ * its time and repository growth are the medians, its peak RSS the maximum,
+ * the repository size the last round's.
  */
 function combine(runs) {
   const failed = runs.find((r) => r.status === 'failed');
@@ -225,6 +227,7 @@ function combine(runs) {
       seconds,
       mibPerSecond: last.mibPerSecond * (last.seconds / seconds),
       rssKiB: rss.length ? Math.max(...rss) : null,
+      ...(recs.every((x) => x.growthBytes != null) ? { growthBytes: median(recs.map((x) => x.growthBytes)) } : {}),
       ...(runs.length > 1 ? { secondsAll: recs.map((x) => x.seconds) } : {}),
     };
   }
@@ -362,7 +365,9 @@ const NOTES = [
   'Peak RSS: GNU time %M, the maximum RSS of the largest single process of the command\'s process tree\n' +
   '  (threads count with their process; child processes are not summed).',
   'restic always encrypts (AES-256-CTR + Poly1305); repository format 2, compression "auto" (zstd).',
-  'borg: --encryption=none, --compression zstd,1, default chunker params.',
+  'borg: --encryption=none, --compression zstd,1, default chunker params (buzhash, about 2 MiB chunks, fixed seed\n' +
+  '  without encryption). restic picks a random chunker polynomial per repository, so its chunk boundaries,\n' +
+  '  and with them its growth for the changed image, vary from run to run (more so for small images).',
   '[1] restic and borg skip reading a file whose size/inode/ctime match their files cache, so their\n' +
   '  "unchanged" backup reads no data; the forced re-read row (restic --force, borg --files-cache=disabled)\n' +
   '  reads the whole image again; its speed-up is against guestvault\'s unchanged backup.',
@@ -403,7 +408,7 @@ async function main() {
   for (const [k, v] of Object.entries(versions)) if (v) log(`  ${k}: ${v}`);
 
   // 2. images
-  mkdirSync(workdir, { recursive: true });
+  mkdirSync(join(workdir, 'tmp'), { recursive: true });
   log(`\n== images`);
   const image = prepareImages({ dir: join(workdir, 'image'), size: opts.size, seed: opts.seed, regenerate: opts.regen, log: (m) => log(`  ${m}`) });
   const share = image.mix.share;

@@ -1,7 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { GuestvaultError } from '../errors.js';
 import {
   DEFAULT_FIXED_CHUNK_SIZE, blobBytes, encodeBlob, encodeFixedIndex, fixedChunkCount, signManifest,
@@ -13,6 +12,7 @@ import type { StoreResult } from './chunk-task.js';
 import type { Datastore, Notice } from './datastore.js';
 import { imageSourceSize } from './image-source.js';
 import { acquireLock, type HeldLock } from './lock-file.js';
+import { StoreFlusher } from './store-flusher.js';
 import { formatBackupTime, formatGroup, formatSnapshot, type GroupRef, type SnapshotRef } from './names.js';
 
 export interface ArchiveStats {
@@ -50,6 +50,7 @@ export class BackupSession {
   private finished = false;
   private readonly ownPool: boolean;
   readonly pool: ChunkPool;
+  private readonly flusher: StoreFlusher;
 
   private constructor(
     readonly store: Datastore,
@@ -60,6 +61,7 @@ export class BackupSession {
   ) {
     this.ownPool = !opts.pool;
     this.pool = opts.pool ?? new ChunkPool();
+    this.flusher = new StoreFlusher(store.path);
   }
 
   static async start(store: Datastore, group: GroupRef, opts: SessionOptions): Promise<BackupSession> {
@@ -132,7 +134,7 @@ export class BackupSession {
       const length = Math.min(chunkSize, size - offset);
       return this.pool.run({ op: 'store-range', store: this.store.path, source, offset, length, key, compress: true }).then((r) => {
         digests[i] = Buffer.from(r.digest, 'hex');
-        countChunk(stats, r);
+        this.chunkStored(stats, r);
         progress.add(length);
       });
     });
@@ -143,6 +145,12 @@ export class BackupSession {
     this.files.push({ filename: file, 'crypt-mode': this.cryptMode, size, csum: index.subarray(32, 64).toString('hex') });
     this.stats.push(stats);
     return stats;
+  }
+
+  /** Account for a stored chunk (stats, background flushing). */
+  chunkStored(stats: ArchiveStats, r: StoreResult): void {
+    countChunk(stats, r);
+    if (r.status === 'new') this.flusher.written(r.encodedSize);
   }
 
   /** Store small data (a config file, a catalog) as `<name>.blob`. */
@@ -198,7 +206,7 @@ export class BackupSession {
     if (this.opts.crypt) manifest = signManifest(manifest, this.opts.crypt);
     // Chunks are written without fsync; one syncfs of the datastore before the manifest makes
     // sure everything the manifest references is on disk (PBS's default sync-level).
-    spawnSync('sync', ['-f', this.store.path]);
+    await this.flusher.flush();
     this.store.writeManifest(this.snapshot, manifest);
     this.finished = true;
     await this.close();

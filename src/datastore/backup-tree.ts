@@ -3,7 +3,7 @@ import { GuestvaultError, errnoCode } from '../errors.js';
 import { Chunker, encodeDynamicIndex, type DynamicEntry } from '../formats/index.js';
 import { Progress } from '../tasks/index.js';
 import { encodeCatalog, tarDirectory, type CatalogEntry } from '../tree/index.js';
-import { countChunk, emptyStats, type ArchiveStats, type BackupSession } from './backup-session.js';
+import { emptyStats, type ArchiveStats, type BackupSession } from './backup-session.js';
 
 /** The catalog blob that belongs to a tar archive: `root.tar` → `root.tar.catalog`. */
 export function catalogName(archive: string): string {
@@ -81,7 +81,7 @@ export async function addTree(session: BackupSession, name: string, dir: string,
     const p: Promise<void> = pool.run({ op: 'store-data', store, data: chunk, key, compress: true }, [chunk.buffer as ArrayBuffer])
       .then((r) => {
         entries[seq]!.digest = Buffer.from(r.digest, 'hex');
-        countChunk(stats, r);
+        session.chunkStored(stats, r);
         progress.add(size);
       })
       .catch((err) => {

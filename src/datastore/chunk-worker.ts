@@ -42,7 +42,7 @@ function storeData(store: string, data: Buffer, crypt: CryptConfig | undefined, 
   const hex = digest.toString('hex');
   // Most chunks of a repeated backup exist already: touch them and skip the compression.
   if (touchChunk(chunkPath(store, hex))) return { digest: hex, zero, status: 'duplicate', size: data.length, encodedSize: 0 };
-  const blob = encodeBlob(data, { compress, crypt });
+  const blob = encodeBlob(data, { compress, crypt, reuseBuffer: true });
   const status = insertChunk(store, hex, blob);
   return { digest: hex, zero, status, size: data.length, encodedSize: blob.header.length + blob.payload.length };
 }
@@ -66,26 +66,41 @@ function readRange(path: string, offset: number, length: number): Buffer {
   return buf;
 }
 
+// Digests of all-zero chunks by size and key: a restore knows such a chunk without reading it.
+const zeroDigests = new Map<string, string>();
+function zeroDigest(size: number, crypt: CryptConfig | undefined): string {
+  const k = `${size}:${crypt ? crypt.fingerprintString() : ''}`;
+  let d = zeroDigests.get(k);
+  if (!d) {
+    if (zeros.length < size) zeros = Buffer.alloc(size);
+    d = digestOf(zeros.subarray(0, size), crypt).toString('hex');
+    zeroDigests.set(k, d);
+  }
+  return d;
+}
+
 function load(task: Extract<ChunkTask, { op: 'load' }>): LoadResult {
   const crypt = cryptFor(task.key);
+  const target = task.target;
+  // A sparse target already reads as zeros where nothing is written.
+  if (target?.sparse && task.digest === zeroDigest(task.size, crypt)) return {};
   const what = `chunk ${task.digest}`;
   const data = decodeBlob(readChunk(task.store, task.digest), what, {
     crypt,
     digest: Buffer.from(task.digest, 'hex'),
     size: task.size,
   });
-  if (!task.target) return { data };
-  if (!(task.target.sparse && isZero(data))) {
-    const fd = openSync(task.target.path, 'r+');
-    try {
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done, task.target.offset + done);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOSPC') throw new GuestvaultError('E_DISK_FULL', `no space left on ${task.target.path}`);
-      throw new GuestvaultError('E_TARGET_WRITE', `cannot write ${task.target.path}: ${(err as Error).message}`);
-    } finally {
-      closeSync(fd);
-    }
+  if (!target) return { data };
+  if (target.sparse && isZero(data)) return {};
+  const fd = openSync(target.path, 'r+');
+  try {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, target.offset + done);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOSPC') throw new GuestvaultError('E_DISK_FULL', `no space left on ${target.path}`);
+    throw new GuestvaultError('E_TARGET_WRITE', `cannot write ${target.path}: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   return {};
 }

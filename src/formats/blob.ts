@@ -1,6 +1,10 @@
 import { crc32 } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Decompressor } from 'zstd-napi';
+import { createRequire } from 'node:module';
+// The low-level binding lets us compress into and decompress from buffers we own.
+import type * as ZstdBinding from 'zstd-napi/binding.js';
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
 import { CryptConfig, IV_LENGTH, TAG_LENGTH } from './crypt-config.js';
 import { FormatError } from './format-error.js';
 
@@ -32,22 +36,54 @@ export function blobBytes(blob: EncodedBlob): Buffer {
   return Buffer.concat([blob.header, blob.payload]);
 }
 
-// One compressor per thread: zstd contexts are expensive to create and not thread-safe.
-let compressor: Compressor | undefined;
-function zstdCompress(data: Uint8Array): Buffer {
-  if (!compressor) {
-    compressor = new Compressor();
-    compressor.setParameters({ compressionLevel: 1 });
+// One compression context per thread: zstd contexts are expensive to create and not thread-safe.
+let cctx: ZstdBinding.CCtx | undefined;
+let scratch = Buffer.alloc(0);
+
+/**
+ * zstd level 1 into a buffer one byte smaller than the input, so compression that does not
+ * pay off fails fast instead of producing output we would throw away. Returns undefined then.
+ */
+function zstdCompress(data: Uint8Array, reuse: boolean): Buffer | undefined {
+  if (!cctx) {
+    cctx = new zstd.CCtx();
+    cctx.setParameter(zstd.CParameter.compressionLevel, 1);
   }
-  return compressor.compress(data);
+  const limit = data.length - 1;
+  let dst: Buffer;
+  if (reuse) {
+    if (scratch.length < limit) scratch = Buffer.allocUnsafe(limit);
+    dst = scratch.subarray(0, limit);
+  } else {
+    dst = Buffer.allocUnsafe(limit);
+  }
+  try {
+    return dst.subarray(0, cctx.compress2(dst, data));
+  } catch {
+    return undefined; // "Destination buffer is too small": not compressible enough.
+  }
 }
 
+let dctx: ZstdBinding.DCtx | undefined;
+
 let decompressor: Decompressor | undefined;
-function zstdDecompress(data: Uint8Array, what: string): Buffer {
-  decompressor ??= new Decompressor();
+/** With a known size the output buffer is exactly that big, which also bounds a hostile frame. */
+function zstdDecompress(data: Uint8Array, what: string, size: number | undefined): Buffer {
   try {
-    return decompressor.decompress(data);
+    if (size === undefined) {
+      decompressor ??= new Decompressor();
+      return decompressor.decompress(data);
+    }
+    dctx ??= new zstd.DCtx();
+    const out = Buffer.allocUnsafe(size);
+    const n = dctx.decompress(out, data);
+    if (n !== size) throw new FormatError('E_BLOB_SIZE', what, `decoded to ${n} bytes, expected ${size}`);
+    return out;
   } catch (err) {
+    if (err instanceof FormatError) throw err;
+    if (/too small/i.test((err as Error).message)) {
+      throw new FormatError('E_BLOB_SIZE', what, `decodes to more than the expected ${size} bytes`);
+    }
     throw new FormatError('E_BLOB_ZSTD', what, `zstd data is corrupt (${(err as Error).message})`);
   }
 }
@@ -55,16 +91,18 @@ function zstdDecompress(data: Uint8Array, what: string): Buffer {
 /**
  * Encode data as a PBS DataBlob. With `compress`, zstd level 1 is kept only when strictly
  * smaller, as PBS 3.x does; with a crypt config the (possibly compressed) bytes are encrypted.
+ * With `reuseBuffer` the payload may live in a per-thread scratch buffer that the next call
+ * overwrites: for callers that write the blob out at once (the chunk workers).
  */
-export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: CryptConfig }): EncodedBlob {
+export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: CryptConfig; reuseBuffer?: boolean }): EncodedBlob {
   if (data.length > MAX_BLOB_SIZE) {
     throw new FormatError('E_BLOB_TOO_LARGE', 'blob', `${data.length} bytes exceeds the maximum of ${MAX_BLOB_SIZE}`);
   }
   let body: Uint8Array = data;
   let compressed = false;
-  if (opts.compress && data.length > 0) {
-    const z = zstdCompress(data);
-    if (z.length < data.length) {
+  if (opts.compress && data.length > 1) {
+    const z = zstdCompress(data, opts.reuseBuffer === true);
+    if (z) {
       body = z;
       compressed = true;
     }
@@ -152,7 +190,7 @@ export function decodeBlob(blob: Uint8Array, what: string, opts: DecodeOptions =
   } else {
     body = view.subarray(PLAIN_HEADER_SIZE);
   }
-  const data = kind === 'zstd' || kind === 'zstd-encrypted' ? zstdDecompress(body, what) : body;
+  const data = kind === 'zstd' || kind === 'zstd-encrypted' ? zstdDecompress(body, what, opts.size) : body;
   if (opts.size !== undefined && data.length !== opts.size) {
     throw new FormatError('E_BLOB_SIZE', what, `decoded to ${data.length} bytes, expected ${opts.size}`);
   }

@@ -223,6 +223,14 @@ export async function* tarDirectory(root: string, opts: TarDirectoryOptions = {}
   const walker = new Walker(root, warn);
   const out = new Coalescer();
   let pos = 0;
+  // The root itself goes first as "./" (as GNU tar writes it), so a restore gives the target
+  // directory the source's mode, owner, times and xattrs. It is not a catalog entry.
+  const rootEntry = await walker.prepare('.', await lstat(root, { bigint: true }));
+  if (rootEntry) {
+    const rootHeader = buildHeaders(rootEntry.header);
+    pos += rootHeader.length;
+    out.push(rootHeader);
+  }
   // Listings of the directories on the current path, each with the index of the next name.
   const stack: Array<{ rel: string; names: string[]; next: number }> = [{ rel: '', names: rootNames, next: 0 }];
 

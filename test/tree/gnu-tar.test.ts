@@ -33,7 +33,8 @@ describe('GNU tar interoperability', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines).toHaveLength(entries.length);
+    expect(lines).toHaveLength(entries.length + 1); // plus the root "./"
+    expect(lines[0]).toMatch(/ \.\/$/);
     expect(r.stdout).toContain(LONG_NAME);
     expect(r.stdout).toContain(DEEP_FILE);
     expect(r.stdout).toMatch(/ sparse\.img\n/);
