@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GuestvaultError, errnoCode } from '../errors.js';
@@ -88,9 +88,27 @@ export function touchChunk(path: string): boolean {
   }
 }
 
-export function readChunk(storePath: string, digestHex: string): Buffer {
+/**
+ * Read a chunk file. With `scratch`, the bytes land in (a view of) that buffer when it is big
+ * enough, so a worker reading thousands of chunks does not allocate fresh memory for each.
+ */
+export function readChunk(storePath: string, digestHex: string, scratch?: { buf: Buffer }): Buffer {
   try {
-    return readFileSync(chunkPath(storePath, digestHex));
+    if (!scratch) return readFileSync(chunkPath(storePath, digestHex));
+    const fd = openSync(chunkPath(storePath, digestHex), 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (scratch.buf.length < size) scratch.buf = Buffer.allocUnsafe(Math.max(size, 4 * 1024 * 1024 + 64));
+      let got = 0;
+      while (got < size) {
+        const n = readSync(fd, scratch.buf, got, size - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      return scratch.buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') {
       throw new GuestvaultError('E_CHUNK_MISSING', `chunk ${digestHex} is missing from ${storePath}`);

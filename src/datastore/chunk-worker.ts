@@ -29,8 +29,14 @@ function isZero(data: Buffer): boolean {
   return data.equals(zeros.subarray(0, data.length));
 }
 
-// Reused read buffer: a worker runs one task at a time and never returns this buffer.
+// Reused buffers: a worker runs one task at a time and never returns these.
 let readBuf = Buffer.alloc(0);
+const chunkScratch = { buf: Buffer.alloc(0) };
+let decodeBuf = Buffer.alloc(0);
+function decodeScratch(size: number): Buffer {
+  if (decodeBuf.length < size) decodeBuf = Buffer.allocUnsafe(size);
+  return decodeBuf;
+}
 
 function digestOf(data: Buffer, crypt: CryptConfig | undefined): Buffer {
   return crypt ? crypt.computeDigest(data) : createHash('sha256').update(data).digest();
@@ -85,10 +91,12 @@ function load(task: Extract<ChunkTask, { op: 'load' }>): LoadResult {
   // A sparse target already reads as zeros where nothing is written.
   if (target?.sparse && task.digest === zeroDigest(task.size, crypt)) return {};
   const what = `chunk ${task.digest}`;
-  const data = decodeBlob(readChunk(task.store, task.digest), what, {
+  // Data written straight to the target can live in reused buffers; data sent back cannot.
+  const data = decodeBlob(readChunk(task.store, task.digest, target ? chunkScratch : undefined), what, {
     crypt,
     digest: Buffer.from(task.digest, 'hex'),
     size: task.size,
+    into: target ? decodeScratch(task.size) : undefined,
   });
   if (!target) return { data };
   if (target.sparse && isZero(data)) return {};

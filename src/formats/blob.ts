@@ -68,14 +68,14 @@ let dctx: ZstdBinding.DCtx | undefined;
 
 let decompressor: Decompressor | undefined;
 /** With a known size the output buffer is exactly that big, which also bounds a hostile frame. */
-function zstdDecompress(data: Uint8Array, what: string, size: number | undefined): Buffer {
+function zstdDecompress(data: Uint8Array, what: string, size: number | undefined, into: Buffer | undefined): Buffer {
   try {
     if (size === undefined) {
       decompressor ??= new Decompressor();
       return decompressor.decompress(data);
     }
     dctx ??= new zstd.DCtx();
-    const out = Buffer.allocUnsafe(size);
+    const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     const n = dctx.decompress(out, data);
     if (n !== size) throw new FormatError('E_BLOB_SIZE', what, `decoded to ${n} bytes, expected ${size}`);
     return out;
@@ -170,6 +170,8 @@ export interface DecodeOptions {
   digest?: Uint8Array;
   /** When given, the decoded data must have exactly this length. */
   size?: number;
+  /** Decompress into this buffer when it is large enough (the result then aliases it). */
+  into?: Buffer;
 }
 
 /** Decode a blob: magic, CRC, decryption, decompression, and optionally size and digest. */
@@ -190,7 +192,7 @@ export function decodeBlob(blob: Uint8Array, what: string, opts: DecodeOptions =
   } else {
     body = view.subarray(PLAIN_HEADER_SIZE);
   }
-  const data = kind === 'zstd' || kind === 'zstd-encrypted' ? zstdDecompress(body, what, opts.size) : body;
+  const data = kind === 'zstd' || kind === 'zstd-encrypted' ? zstdDecompress(body, what, opts.size, opts.into) : body;
   if (opts.size !== undefined && data.length !== opts.size) {
     throw new FormatError('E_BLOB_SIZE', what, `decoded to ${data.length} bytes, expected ${opts.size}`);
   }
