@@ -24,7 +24,7 @@ const HELP = `Usage: node bench/run.js [options]      (or: npm run bench -- [opt
 
 Benchmark (not a test) of guestvault against restic, borg and zstd on a
 synthetic, deterministic VM disk image (about 30 % zeros, 30 % log-like text,
-40 % random data, in mixed regions of 1-6 MiB) and a copy of it with 2 % of its
+40 % random data, in mixed regions of a few MiB) and a copy of it with 2 % of its
 4 MiB blocks rewritten. For each tool it times, on a warm page cache:
 the first backup, a backup of the unchanged image, a backup of the changed
 image (same path, so it deduplicates against the previous snapshot) and a
@@ -35,7 +35,7 @@ zstd -1 -T0 is the file-level anchor (first backup and its decompression only).
 Options:
   --size GiB        image size in GiB, rounded to 4 MiB (default 2; 0.25 for a quick run)
   --workdir DIR     working directory (default bench/work); images are kept
-                    there and reused when size and seed match; repositories
+                    in DIR/image/<size>M/ and reused when the seed matches; repositories
                     are recreated on every run; results go to DIR/results.json
   --tools LIST      comma-separated subset of ${ALL_TOOLS.join(',')} (default: all)
   --seed TEXT       seed of the image generator (default guestvault-bench-1)
@@ -351,6 +351,24 @@ async function benchZstd(t, image, work) {
   await t.restore('restore', ['zstd', '-d', '-T0', '-q', '-f', out, '-o', target], { target, expected: image.base });
 }
 
+/** Times a plain write of image-size data (dd) and a read of the image from the page cache (cat). */
+function calibrate(image, work) {
+  const scratch = join(work, 'tmp', 'calibration.bin');
+  rmSync(scratch, { force: true });
+  warm(image.base);
+  sync();
+  const seconds = (argv) => {
+    const start = process.hrtime.bigint();
+    run(argv);
+    return Number(process.hrtime.bigint() - start) / 1e9;
+  };
+  const ddWriteSeconds = seconds(['dd', 'if=/dev/zero', `of=${scratch}`, 'bs=1M', `count=${image.size / MiB}`, 'status=none']);
+  rmSync(scratch, { force: true });
+  sync();
+  const catSeconds = seconds(['sh', '-c', 'cat -- "$1" > /dev/null', 'sh', image.base]);
+  return { ddWriteSeconds, catSeconds };
+}
+
 const BENCH = { guestvault: benchGuestvault, restic: benchRestic, borg: benchBorg, zstd: benchZstd };
 const COMMANDS = {
   guestvault: [],
@@ -368,13 +386,16 @@ const NOTES = [
   'borg: --encryption=none, --compression zstd,1, default chunker params (buzhash, about 2 MiB chunks, fixed seed\n' +
   '  without encryption). restic picks a random chunker polynomial per repository, so its chunk boundaries,\n' +
   '  and with them its growth for the changed image, vary from run to run (more so for small images).',
-  '[1] restic and borg skip reading a file whose size/inode/ctime match their files cache, so their\n' +
-  '  "unchanged" backup reads no data; the forced re-read row (restic --force, borg --files-cache=disabled)\n' +
-  '  reads the whole image again; its speed-up is against guestvault\'s unchanged backup.',
+  '[1] restic skips reading a file whose size/inode/ctime/mtime match its parent snapshot, so its "unchanged"\n' +
+  '  backup reads no data. borg never keeps the newest file of a run in its files cache, so with a single file\n' +
+  '  it re-reads and re-chunks the image every time. The forced re-read row (restic --force,\n' +
+  '  borg --files-cache=disabled) reads the whole image; its speed-up is against guestvault\'s unchanged backup.',
   '[2] restore: the newest snapshot (the changed image) to a file, checked with cmp; for zstd: zstd -d -T0\n' +
   '  of the first (unchanged) image (zstd decompression is single-threaded anyway).',
   '[4] growth: du -sb of the repository after the backup minus before it (after init, for the first backup),\n' +
   '  so fixed set-up costs such as a datastore\'s pre-created chunk directories are not counted; for zstd the .zst file.',
+  'Calibration: "dd write" is the time to write image-size zeros to a new file (page cache, no fsync), a floor\n' +
+  '  for any restore; on VMs whose fresh memory pages are expensive (ballooning) it is large and variable.',
   'The changed image is backed up under the same path (a hard link is switched), into the same group vm/100.',
   'Times are wall clock (process.hrtime) of one command; with --repeat N the median of N rounds.',
 ];
@@ -410,10 +431,13 @@ async function main() {
   // 2. images
   mkdirSync(join(workdir, 'tmp'), { recursive: true });
   log(`\n== images`);
-  const image = prepareImages({ dir: join(workdir, 'image'), size: opts.size, seed: opts.seed, regenerate: opts.regen, log: (m) => log(`  ${m}`) });
+  const image = prepareImages({ dir: join(workdir, 'image', `${opts.size / MiB}M`), size: opts.size, seed: opts.seed, regenerate: opts.regen, log: (m) => log(`  ${m}`) });
   const share = image.mix.share;
   log(`  ${image.mix.regions} regions: ${(share.zero * 100).toFixed(1)} % zeros, ${(share.text * 100).toFixed(1)} % text, ` +
     `${(share.random * 100).toFixed(1)} % random; changed copy: ${image.changedBlocks} x 4 MiB rewritten`);
+  const calibration = calibrate(image, workdir);
+  log(`  calibration: dd write of ${mib(image.size)} MiB: ${calibration.ddWriteSeconds.toFixed(2)} s; ` +
+    `cat of the image from the page cache: ${calibration.catSeconds.toFixed(2)} s`);
   image.src = join(workdir, 'src', 'disk.img');
   mkdirSync(dirname(image.src), { recursive: true });
 
@@ -445,6 +469,8 @@ async function main() {
   log(`\n== results (image ${mib(image.size)} MiB; ${cpus().length} CPUs, ${(totalmem() / GiB).toFixed(1)} GiB RAM; ` +
     `${opts.repeat > 1 ? `median of ${opts.repeat} rounds` : 'one round'}; load average now ${load})\n`);
   log(mainTable(tools, results));
+  log(`\ncalibration: dd write of the image size ${calibration.ddWriteSeconds.toFixed(2)} s, ` +
+    `cat of the image ${calibration.catSeconds.toFixed(2)} s`);
   if (tools.includes('guestvault') && tools.length > 1) log(`\n${speedupTable(tools, results, ups)}`);
   if (tools.includes('guestvault')) log(`\ntargets:\n${targetLines(goals)}`);
   const failed = tools.filter((t) => results[t].status === 'failed');
@@ -467,6 +493,7 @@ async function main() {
   const json = {
     date: new Date().toISOString(),
     interference,
+    calibration,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), kernel: release(), loadAverage: { start: loadAtStart, end: loadavg() } },
     options: { ...opts, sizeGiB: opts.size / GiB },
     versions,

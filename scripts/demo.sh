@@ -27,7 +27,5 @@ gv restore --store local "$vm" disk.img "$restored/disk.img"
 gv restore --store local "$host" root.tar "$restored/dir"
 echo "== compare"
 cmp "$sample/disk.img" "$restored/disk.img" && echo "disk image: identical ($(stat -c %s "$sample/disk.img") bytes)"
-diff -r --no-dereference "$sample/dir" "$restored/dir" && echo "directory: identical contents"
-meta() { (cd "$1" && find . -printf '%p %y %m %U:%G %s %T@ %l\n' | sort); }
-diff <(meta "$sample/dir") <(meta "$restored/dir") && echo "directory: identical metadata (types, modes, owners, sizes, mtimes, link targets)"
+echo -n "directory: " && node scripts/compare-trees.js "$sample/dir" "$restored/dir"
 gv verify --store local
