@@ -1,16 +1,17 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
 import {
-  DEFAULT_FIXED_CHUNK_SIZE, blobBytes, encodeBlob, encodeFixedIndex, fixedChunkCount, signManifest,
-  type CryptConfig, type CryptMode, type Manifest, type ManifestFile,
+  DEFAULT_FIXED_CHUNK_SIZE, blobBytes, decodeFixedIndex, encodeBlob, encodeFixedIndex, fixedChunkCount, signManifest,
+  type CryptConfig, type CryptMode, type FixedIndex, type Manifest, type ManifestFile,
 } from '../formats/index.js';
 import { Progress, silentSink, type ProgressSink } from '../tasks/index.js';
 import { ChunkPool } from './chunk-pool.js';
 import type { StoreResult } from './chunk-task.js';
 import type { Datastore, Notice } from './datastore.js';
-import { imageSourceSize } from './image-source.js';
+import { imageSourceSize, sameIdentity, sourceIdentity, type SourceIdentity } from './image-source.js';
+import { chunkPath } from './chunk-store.js';
 import { acquireLock, type HeldLock } from './lock-file.js';
 import { StoreFlusher } from './store-flusher.js';
 import { formatBackupTime, formatGroup, formatSnapshot, type GroupRef, type SnapshotRef } from './names.js';
@@ -27,6 +28,8 @@ export interface ArchiveStats {
   newBytes: number;
   newEncodedBytes: number;
   seconds: number;
+  /** The source was unchanged since the previous snapshot and was not read. */
+  unchanged?: boolean;
 }
 
 export interface SessionOptions {
@@ -46,10 +49,12 @@ const ARCHIVE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
  */
 export class BackupSession {
   readonly files: ManifestFile[] = [];
+  /** Identity of each file source, kept in the manifest so the next backup can skip it when unchanged. */
+  private readonly sources: Record<string, SourceIdentity> = {};
   readonly stats: ArchiveStats[] = [];
   private finished = false;
   private readonly ownPool: boolean;
-  readonly pool: ChunkPool;
+  private poolInstance: ChunkPool | undefined;
   private readonly flusher: StoreFlusher;
 
   private constructor(
@@ -58,9 +63,10 @@ export class BackupSession {
     private readonly lock: HeldLock,
     private readonly opts: SessionOptions,
     readonly previous: SnapshotRef | undefined,
+    private readonly previousManifest: Manifest | undefined,
   ) {
     this.ownPool = !opts.pool;
-    this.pool = opts.pool ?? new ChunkPool();
+    this.poolInstance = opts.pool;
     this.flusher = new StoreFlusher(store.path);
   }
 
@@ -87,11 +93,17 @@ export class BackupSession {
       }
       const snapshot: SnapshotRef = { ...group, time };
       mkdirSync(store.snapshotDir(snapshot));
-      return new BackupSession(store, snapshot, lock, opts, last?.ref);
+      return new BackupSession(store, snapshot, lock, opts, last?.ref, last?.manifest);
     } catch (err) {
       lock.release();
       throw err;
     }
+  }
+
+  /** Workers start on first use: a backup that reads nothing (unchanged sources) needs none. */
+  get pool(): ChunkPool {
+    this.poolInstance ??= new ChunkPool();
+    return this.poolInstance;
   }
 
   get dir(): string {
@@ -117,11 +129,21 @@ export class BackupSession {
     }
   }
 
-  /** Back up a raw image file or block device as `<name>.fidx` with 4 MiB chunks. */
-  async addImage(name: string, source: string): Promise<ArchiveStats> {
+  /**
+   * Back up a raw image file or block device as `<name>.fidx` with 4 MiB chunks. A regular file
+   * whose identity and times are those recorded by the previous snapshot is not read again
+   * (as restic does), unless `skipUnchanged` is false.
+   */
+  async addImage(name: string, source: string, skipUnchanged = true): Promise<ArchiveStats> {
     const file = `${name}.fidx`;
     this.checkArchiveName(file);
     const size = imageSourceSize(source);
+    const identity = sourceIdentity(source);
+    if (identity) this.sources[file] = identity;
+    if (skipUnchanged && identity) {
+      const reused = this.reuseUnchanged(file, name, identity);
+      if (reused) return reused;
+    }
     const chunkSize = DEFAULT_FIXED_CHUNK_SIZE;
     const count = fixedChunkCount(size, chunkSize);
     const digests: Buffer[] = new Array(count);
@@ -151,6 +173,40 @@ export class BackupSession {
   chunkStored(stats: ArchiveStats, r: StoreResult): void {
     countChunk(stats, r);
     if (r.status === 'new') this.flusher.written(r.encodedSize);
+  }
+
+  /**
+   * The previous snapshot's index for `file`, when its source is provably the same file with the
+   * same size and times, was verified ok or not at all, used the same key, and all its chunks
+   * are still present.
+   */
+  private reuseUnchanged(file: string, name: string, identity: SourceIdentity): ArchiveStats | undefined {
+    const prev = this.previousManifest;
+    if (!prev || !this.previous) return undefined;
+    const prevSources = prev.unprotected.sources as Record<string, SourceIdentity> | undefined;
+    const recorded = prevSources?.[file];
+    if (!recorded || !sameIdentity(recorded, identity)) return undefined;
+    if ((prev.unprotected.verify_state as { state?: string } | undefined)?.state === 'failed') return undefined;
+    const entry = prev.files.find((f) => f.filename === file);
+    if (!entry || entry['crypt-mode'] !== this.cryptMode) return undefined;
+    if (this.opts.crypt && prev.unprotected['key-fingerprint'] !== this.opts.crypt.fingerprintString()) return undefined;
+    const started = Date.now();
+    let index: FixedIndex;
+    try {
+      index = decodeFixedIndex(readFileSync(join(this.store.snapshotDir(this.previous), file)), `${formatSnapshot(this.previous)}/${file}`);
+    } catch {
+      return undefined;
+    }
+    if (index.csum.toString('hex') !== entry.csum) return undefined;
+    const unique = new Set(index.digests.map((d) => d.toString('hex')));
+    for (const d of unique) if (!existsSync(chunkPath(this.store.path, d))) return undefined;
+    const encoded = encodeFixedIndex({ size: index.size, chunkSize: index.chunkSize, digests: index.digests, ctime: Math.floor(Date.now() / 1000) });
+    this.writeFileAtomic(file, encoded);
+    this.files.push({ ...entry });
+    const stats: ArchiveStats = { ...emptyStats(name, index.size), chunks: index.digests.length, duplicateChunks: index.digests.length, unchanged: true };
+    stats.seconds = (Date.now() - started) / 1000;
+    this.stats.push(stats);
+    return stats;
   }
 
   /** Store small data (a config file, a catalog) as `<name>.blob`. */
@@ -201,7 +257,7 @@ export class BackupSession {
       'backup-id': this.snapshot.id,
       'backup-time': this.snapshot.time,
       files: this.files,
-      unprotected: { chunk_upload_stats: totals, ...unprotectedExtra },
+      unprotected: { chunk_upload_stats: totals, ...(Object.keys(this.sources).length ? { sources: this.sources } : {}), ...unprotectedExtra },
     };
     if (this.opts.crypt) manifest = signManifest(manifest, this.opts.crypt);
     // Chunks are written without fsync; one syncfs of the datastore before the manifest makes
@@ -227,7 +283,7 @@ export class BackupSession {
 
   private async close(): Promise<void> {
     this.lock.release();
-    if (this.ownPool) await this.pool.close();
+    if (this.ownPool) await this.poolInstance?.close();
   }
 }
 

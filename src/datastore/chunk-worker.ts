@@ -42,9 +42,22 @@ function digestOf(data: Buffer, crypt: CryptConfig | undefined): Buffer {
   return crypt ? crypt.computeDigest(data) : createHash('sha256').update(data).digest();
 }
 
+// Digests of all-zero chunks by size and key: a restore knows such a chunk without reading it.
+const zeroDigests = new Map<string, string>();
+function zeroDigest(size: number, crypt: CryptConfig | undefined): string {
+  const k = `${size}:${crypt ? crypt.fingerprintString() : ''}`;
+  let d = zeroDigests.get(k);
+  if (!d) {
+    if (zeros.length < size) zeros = Buffer.alloc(size);
+    d = digestOf(zeros.subarray(0, size), crypt).toString('hex');
+    zeroDigests.set(k, d);
+  }
+  return d;
+}
+
 function storeData(store: string, data: Buffer, crypt: CryptConfig | undefined, compress: boolean): StoreResult {
   const zero = isZero(data);
-  const digest = digestOf(data, crypt);
+  const digest = zero ? Buffer.from(zeroDigest(data.length, crypt), 'hex') : digestOf(data, crypt);
   const hex = digest.toString('hex');
   // Most chunks of a repeated backup exist already: touch them and skip the compression.
   if (touchChunk(chunkPath(store, hex))) return { digest: hex, zero, status: 'duplicate', size: data.length, encodedSize: 0 };
@@ -70,19 +83,6 @@ function readRange(path: string, offset: number, length: number): Buffer {
     closeSync(fd);
   }
   return buf;
-}
-
-// Digests of all-zero chunks by size and key: a restore knows such a chunk without reading it.
-const zeroDigests = new Map<string, string>();
-function zeroDigest(size: number, crypt: CryptConfig | undefined): string {
-  const k = `${size}:${crypt ? crypt.fingerprintString() : ''}`;
-  let d = zeroDigests.get(k);
-  if (!d) {
-    if (zeros.length < size) zeros = Buffer.alloc(size);
-    d = digestOf(zeros.subarray(0, size), crypt).toString('hex');
-    zeroDigests.set(k, d);
-  }
-  return d;
 }
 
 function load(task: Extract<ChunkTask, { op: 'load' }>): LoadResult {

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { GuestvaultError, errnoCode } from '../errors.js';
 
 /** Size in bytes of a raw image file or a block device, with typed errors for anything else. */
@@ -25,4 +26,25 @@ export function imageSourceSize(path: string): number {
     }
   }
   throw new GuestvaultError('E_SOURCE_TYPE', `source ${path} is not a regular file or block device (use NAME.tar:DIR for directories)`);
+}
+
+/** What identifies a regular file's content without reading it: the file, its size, its times. */
+export interface SourceIdentity {
+  path: string;
+  dev: string;
+  ino: string;
+  size: string;
+  mtime_ns: string;
+  ctime_ns: string;
+}
+
+/** Identity of a regular file (undefined for block devices, whose times say nothing about content). */
+export function sourceIdentity(path: string): SourceIdentity | undefined {
+  const st = statSync(path, { bigint: true });
+  if (!st.isFile()) return undefined;
+  return { path: resolve(path), dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtime_ns: String(st.mtimeNs), ctime_ns: String(st.ctimeNs) };
+}
+
+export function sameIdentity(a: SourceIdentity, b: SourceIdentity): boolean {
+  return a.path === b.path && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtime_ns === b.mtime_ns && a.ctime_ns === b.ctime_ns;
 }

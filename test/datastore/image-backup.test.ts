@@ -6,7 +6,7 @@ import { MiB, randomData, writeImage } from '../helpers/data.js';
 import { ENCR_COMPR_BLOB_MAGIC, ENCRYPTED_BLOB_MAGIC, decodeBlob, decodeFixedIndex } from '../../src/formats/index.js';
 
 interface Snap { snapshot: string; 'backup-time': number; size: number; files: { filename: string }[]; verification: { state: string } | null }
-interface BackupResult { snapshot: string; archives: { archive: string; chunks: number; newChunks: number; duplicateChunks: number; zeroChunks: number }[] }
+interface BackupResult { snapshot: string; archives: { archive: string; chunks: number; newChunks: number; duplicateChunks: number; zeroChunks: number; unchanged?: boolean }[] }
 
 describe('image backups into a datastore', () => {
   const env = new CliEnv();
@@ -60,9 +60,15 @@ describe('image backups into a datastore', () => {
     expect(out.code).toBe(0);
     expect(out.raw.equals(readFileSync(image))).toBe(true);
 
+    // Unchanged file (same inode, size and times): not read at all, the previous index is reused.
     const second = env.json<BackupResult>(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${image}`]);
-    expect(second.archives[0]!.newChunks).toBe(0);
+    expect(second.archives[0]).toMatchObject({ newChunks: 0, duplicateChunks: 7, unchanged: true });
     expect(second.snapshot > first.snapshot).toBe(true);
+    expect(readFileSync(join(store, second.snapshot, 'disk.img.fidx')).subarray(32).equals(readFileSync(join(snapDir, 'disk.img.fidx')).subarray(32))).toBe(true);
+    // Forced to read, it finds every chunk present.
+    const reread = env.json<BackupResult>(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${image}`]);
+    expect(reread.archives[0]).toMatchObject({ newChunks: 0, duplicateChunks: 7 });
+    expect(reread.archives[0]!.unchanged).toBeUndefined();
 
     // Rewrite one 4 MiB region: exactly one new chunk.
     const fd = openSync(image, 'r+');
@@ -72,7 +78,7 @@ describe('image backups into a datastore', () => {
     expect(third.archives[0]!.newChunks).toBe(1);
 
     const snaps = env.json<Snap[]>(['snapshots', '--store', 'main']);
-    expect(snaps.map((s) => s.snapshot)).toEqual([first.snapshot, second.snapshot, third.snapshot]);
+    expect(snaps.map((s) => s.snapshot)).toEqual([first.snapshot, second.snapshot, reread.snapshot, third.snapshot]);
     expect(snaps[0]!.files.map((f) => f.filename)).toEqual(['disk.img.fidx']);
     const t2 = join(env.dir, 'restored3.img');
     expect(env.run(['restore', '--store', 'main', third.snapshot, 'disk.img', t2]).code).toBe(0);

@@ -24,6 +24,7 @@ function parseSpec(spec: string): BackupSpec {
 }
 
 export function summaryLine(s: ArchiveStats): string {
+  if (s.unchanged) return `${s.archive}: unchanged since the previous snapshot (size, inode and times), not read; ${formatSize(s.size)} in ${s.chunks} chunks reused`;
   const rate = s.seconds > 0 ? `${formatSize(s.size / s.seconds)}/s` : '';
   return `${s.archive}: ${formatSize(s.size)} in ${s.chunks} chunks (${s.newChunks} new, ${s.duplicateChunks} reused, ${s.zeroChunks} zero); `
     + `wrote ${formatSize(s.newBytes)} as ${formatSize(s.newEncodedBytes)}; ${formatDuration(s.seconds)}${rate ? `, ${rate}` : ''}`;
@@ -37,8 +38,9 @@ export function backupCommand(): Command {
     .option('--ns <namespace>', 'namespace, e.g. a/b')
     .option('--backup-type <type>', 'vm, ct or host', 'host')
     .requiredOption('--backup-id <id>', 'backup id, e.g. the VM id')
-    .option('--keyfile <file>', 'encrypt with this key'))
-    .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; outputFormat: OutputFormat }) => {
+    .option('--keyfile <file>', 'encrypt with this key')
+    .option('--no-skip-unchanged', 'read image files even when size, inode and times show them unchanged since the previous snapshot'))
+    .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; skipUnchanged: boolean; outputFormat: OutputFormat }) => {
       const parsed = specs.map(parseSpec);
       const type = parseBackupType(o.backupType);
       const id = checkBackupId(o.backupId);
@@ -64,7 +66,7 @@ export function backupCommand(): Command {
       try {
         if (session.previous) note(`previous snapshot: ${formatSnapshot(session.previous)}`);
         for (const spec of parsed) {
-          if (spec.kind === 'img') await session.addImage(spec.name, spec.path);
+          if (spec.kind === 'img') await session.addImage(spec.name, spec.path, o.skipUnchanged);
           else if (spec.kind === 'tar') await addTree(session, spec.name, spec.path, warn);
           else {
             let data: Buffer;
