@@ -11,6 +11,13 @@ function workerFile(): string {
   return fileURLToPath(url);
 }
 
+/** Worker threads: GUESTVAULT_WORKERS when set (to limit or raise CPU use), else one per core, at least two. */
+export function defaultThreads(): number {
+  const env = Number(process.env.GUESTVAULT_WORKERS);
+  if (Number.isInteger(env) && env >= 1 && env <= 64) return env;
+  return Math.max(2, availableParallelism());
+}
+
 /**
  * A bounded pool of chunk workers. `run` waits while `maxInFlight` tasks are queued, which is
  * the back-pressure that keeps memory flat however large the source is.
@@ -22,7 +29,7 @@ export class ChunkPool {
   readonly threads: number;
   readonly maxInFlight: number;
 
-  constructor(threads = Math.max(2, availableParallelism())) {
+  constructor(threads = defaultThreads()) {
     this.threads = threads;
     this.maxInFlight = threads * 2;
     this.piscina = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });

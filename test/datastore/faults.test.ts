@@ -117,6 +117,25 @@ describe('bad input and faults', () => {
     expect(next.code, next.stderr).toBe(0);
   });
 
+  it('cleans up at once when a backup is stopped with SIGTERM', async () => {
+    const big = join(env.dir, 'big.img');
+    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${big}`]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lock = join(store, '.locks/vm/100.lck');
+    for (let i = 0; i < 400 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(143);
+    expect(stderr).toMatch(/backup aborted by SIGTERM; nothing of vm\/100\/\S+ was kept/);
+    expect(existsSync(lock)).toBe(false);
+    // Nothing but finished snapshots in the group directory, without any listing having cleaned up.
+    for (const name of readdirSync(join(store, 'vm/100')).filter((n) => n !== 'owner')) {
+      expect(existsSync(join(store, 'vm/100', name, 'index.json.blob')), name).toBe(true);
+    }
+  });
+
   it('finds a corrupt chunk, names it with its snapshot and archive, renames it .bad, and a new backup heals it', () => {
     const snapDir = join(store, good.snapshot);
     const idx = decodeFixedIndex(readFileSync(join(snapDir, 'disk.img.fidx')), 'idx');
