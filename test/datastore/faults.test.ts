@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliEnv } from '../helpers/cli.js';
@@ -7,6 +7,12 @@ import { MiB, writeImage } from '../helpers/data.js';
 import { decodeFixedIndex } from '../../src/formats/index.js';
 
 interface BackupResult { snapshot: string }
+
+/** Exit code of a child (null when killed by a signal it did not handle), also if it has already exited. */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.on('exit', (code) => r(code)));
+}
 interface Snap { snapshot: string; verification: { state: string } | null }
 
 /** Bad input and faults: each ends with a clear error, a non-zero exit, and a consistent datastore. */
@@ -80,18 +86,18 @@ describe('bad input and faults', () => {
   it('refuses a second backup of a group while one runs', async () => {
     const big = join(env.dir, 'big.img');
     writeImage(big, 200 * MiB, [['r', 8]]);
-    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${big}`]);
+    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${big}`]);
     const lock = join(store, '.locks/vm/100.lck');
     for (let i = 0; i < 200 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 25));
     const second = backup(`disk.img:${image}`);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/backup group vm\/100 is locked: backup of vm\/100 is running \(pid \d+/);
-    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
+    expect(await exited(child)).toBe(0);
   });
 
   it('survives SIGKILL in the middle of a backup: the leftover is removed and reported', async () => {
     const big = join(env.dir, 'big.img');
-    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${big}`]);
+    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${big}`]);
     // Wait until the snapshot directory exists and chunks are being written, then kill.
     const before = new Set(readdirSync(join(store, 'vm/100')));
     let fresh: string | undefined;
@@ -102,7 +108,7 @@ describe('bad input and faults', () => {
     expect(fresh).toBeDefined();
     await new Promise((r) => setTimeout(r, 150));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    expect(await exited(child)).toBe(null);
     expect(existsSync(join(store, 'vm/100', fresh!))).toBe(true);
     expect(existsSync(join(store, 'vm/100', fresh!, 'index.json.blob'))).toBe(false);
 
@@ -119,15 +125,14 @@ describe('bad input and faults', () => {
 
   it('cleans up at once when a backup is stopped with SIGTERM', async () => {
     const big = join(env.dir, 'big.img');
-    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${big}`]);
+    const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${big}`]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lock = join(store, '.locks/vm/100.lck');
     for (let i = 0; i < 400 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
-    const code = await new Promise((r) => child.on('exit', (c) => r(c)));
-    expect(code).toBe(143);
+    expect(await exited(child)).toBe(143);
     expect(stderr).toMatch(/backup aborted by SIGTERM; nothing of vm\/100\/\S+ was kept/);
     expect(existsSync(lock)).toBe(false);
     // Nothing but finished snapshots in the group directory, without any listing having cleaned up.
