@@ -6,6 +6,10 @@ import { keyCommand } from './commands/key.js';
 import { restoreCommand } from './commands/restore.js';
 import { filesCommand, snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
+import { gcCommand } from './commands/gc.js';
+import { pruneCommand, pruneDatastoreCommand } from './commands/prune.js';
+import { retentionCommand } from './commands/retention.js';
+import { forgetCommand, notesCommand, protectCommand } from './commands/snapshot-admin.js';
 
 export function buildProgram(): Command {
   const program = new Command('guestvault')
@@ -13,7 +17,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand()]) {
+  for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
+    pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
@@ -11,7 +11,7 @@ import { ChunkPool } from './chunk-pool.js';
 import type { StoreResult } from './chunk-task.js';
 import type { Datastore, Notice } from './datastore.js';
 import { imageSourceSize, sameIdentity, sourceIdentity, type SourceIdentity } from './image-source.js';
-import { chunkPath } from './chunk-store.js';
+import { chunkPath, touchChunk } from './chunk-store.js';
 import { acquireLock, type HeldLock } from './lock-file.js';
 import { StoreFlusher } from './store-flusher.js';
 import { formatBackupTime, formatGroup, formatSnapshot, type GroupRef, type SnapshotRef } from './names.js';
@@ -38,6 +38,8 @@ export interface SessionOptions {
   notice?: Notice;
   progress?: ProgressSink;
   pool?: ChunkPool;
+  /** Snapshot time (epoch seconds) instead of now, as proxmox-backup-client's --backup-time. */
+  backupTime?: number;
 }
 
 const ARCHIVE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -82,7 +84,10 @@ export class BackupSession {
           opts.notice?.(`previous snapshot ${formatSnapshot(last.ref)} used another key (${fp}); nothing can be reused from it`);
         }
       }
-      let time = Math.floor(Date.now() / 1000);
+      let time = opts.backupTime ?? Math.floor(Date.now() / 1000);
+      if (opts.backupTime !== undefined && last && opts.backupTime <= last.ref.time) {
+        throw new GuestvaultError('E_BACKUP_TIME', `backup time ${formatBackupTime(opts.backupTime)} is not newer than the last backup of ${formatGroup(group)} (${formatBackupTime(last.ref.time)})`);
+      }
       if (last && time <= last.ref.time) {
         if (last.ref.time - time > 5) {
           throw new GuestvaultError('E_BACKUP_TIME', `the last backup of ${formatGroup(group)} (${formatBackupTime(last.ref.time)}) is newer than now: check the clock`);
@@ -92,6 +97,8 @@ export class BackupSession {
         time = last.ref.time + 1;
       }
       const snapshot: SnapshotRef = { ...group, time };
+      // Prune and forget read this to leave the base of a running backup alone.
+      lock.update({ snapshot: time, ...(last ? { base: last.ref.time } : {}) });
       mkdirSync(store.snapshotDir(snapshot));
       return new BackupSession(store, snapshot, lock, opts, last?.ref, last?.manifest);
     } catch (err) {
@@ -198,8 +205,10 @@ export class BackupSession {
       return undefined;
     }
     if (index.csum.toString('hex') !== entry.csum) return undefined;
+    // Touching (not just checking) every chunk tells a concurrent garbage collection that this
+    // backup uses them, exactly as writing them would.
     const unique = new Set(index.digests.map((d) => d.toString('hex')));
-    for (const d of unique) if (!existsSync(chunkPath(this.store.path, d))) return undefined;
+    for (const d of unique) if (!touchChunk(chunkPath(this.store.path, d))) return undefined;
     const encoded = encodeFixedIndex({ size: index.size, chunkSize: index.chunkSize, digests: index.digests, ctime: Math.floor(Date.now() / 1000) });
     this.writeFileAtomic(file, encoded);
     this.files.push({ ...entry });

@@ -12,9 +12,11 @@ export interface DatastoreConfig {
   /** Default retention as a keep-option property string (keep-daily=3,...). */
   'prune-backups'?: string;
   'gc-schedule'?: string;
+  /** Minutes an unreferenced chunk survives garbage collection (default 1445 = 24 h 5 min). */
+  'gc-atime-cutoff'?: string;
 }
 
-const KNOWN_KEYS = new Set(['path', 'comment', 'prune-backups', 'gc-schedule']);
+const KNOWN_KEYS = new Set(['path', 'comment', 'prune-backups', 'gc-schedule', 'gc-atime-cutoff']);
 
 export function datastoreConfigFile(): string {
   return etcPath('datastore.cfg');
@@ -37,6 +39,10 @@ export function loadDatastoreConfigs(): DatastoreConfig[] {
       if (!KNOWN_KEYS.has(k)) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown property '${k}' in datastore '${s.id}'`);
     }
     if (!s.props.path) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: datastore '${s.id}' has no path`);
+    const cutoff = s.props['gc-atime-cutoff'];
+    if (cutoff !== undefined && !(/^\d+$/.test(cutoff) && Number(cutoff) >= 1 && Number(cutoff) <= 2880)) {
+      throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: gc-atime-cutoff of datastore '${s.id}' must be minutes from 1 to 2880, not '${cutoff}'`);
+    }
     return { name: s.id, ...s.props, path: s.props.path } as DatastoreConfig;
   });
 }

@@ -10,3 +10,6 @@ export * from './restore-image.js';
 export * from './restore-tree.js';
 export * from './verify.js';
 export * from './lock-file.js';
+export * from './snapshot-admin.js';
+export * from './prune.js';
+export * from './gc.js';

@@ -12,3 +12,31 @@ export function makeUpid(type: string, id: string, user: string, now = Math.floo
   const pstart = Math.floor(process.uptime() * 100);
   return `UPID:${node}:${hex(process.pid)}:${hex(pstart)}:${hex(counter++)}:${hex(now)}:${type}:${id.replace(/:/g, '\\x3a')}:${user}:`;
 }
+
+export interface ParsedUpid {
+  node: string;
+  pid: number;
+  pstart: number;
+  /** PBS only (several tasks per process); undefined for a PVE UPID. */
+  taskId?: number;
+  /** Start time, epoch seconds. */
+  startTime: number;
+  type: string;
+  id: string;
+  user: string;
+}
+
+const PBS_UPID = /^UPID:([^:\s]+):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8,16}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/;
+const PVE_UPID = /^UPID:([^:\s]+):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/;
+
+/** Parse a PBS UPID (with task id) or a PVE UPID (without); undefined when it is neither. */
+export function parseUpid(upid: string): ParsedUpid | undefined {
+  const hex = (s: string) => parseInt(s, 16);
+  let m = PBS_UPID.exec(upid);
+  if (m) {
+    return { node: m[1]!, pid: hex(m[2]!), pstart: hex(m[3]!), taskId: hex(m[4]!), startTime: hex(m[5]!), type: m[6]!, id: m[7]!, user: m[8]! };
+  }
+  m = PVE_UPID.exec(upid);
+  if (m) return { node: m[1]!, pid: hex(m[2]!), pstart: hex(m[3]!), startTime: hex(m[4]!), type: m[5]!, id: m[6]!, user: m[7]! };
+  return undefined;
+}

@@ -39,16 +39,22 @@ export function backupCommand(): Command {
     .option('--backup-type <type>', 'vm, ct or host', 'host')
     .requiredOption('--backup-id <id>', 'backup id, e.g. the VM id')
     .option('--keyfile <file>', 'encrypt with this key')
+    .option('--backup-time <epoch>', 'snapshot time in epoch seconds (default: now); must be newer than the group\'s last snapshot')
     .option('--no-skip-unchanged', 'read image files even when size, inode and times show them unchanged since the previous snapshot'))
-    .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; skipUnchanged: boolean; outputFormat: OutputFormat }) => {
+    .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; skipUnchanged: boolean; backupTime?: string; outputFormat: OutputFormat }) => {
       const parsed = specs.map(parseSpec);
+      let backupTime: number | undefined;
+      if (o.backupTime !== undefined) {
+        backupTime = Number(o.backupTime);
+        if (!/^\d+$/.test(o.backupTime) || backupTime < 1) throw new GuestvaultError('E_USAGE', `invalid --backup-time '${o.backupTime}': epoch seconds expected`);
+      }
       const type = parseBackupType(o.backupType);
       const id = checkBackupId(o.backupId);
       const { store, ns } = openStore(o);
       const crypt = o.keyfile ? await loadKeyFile(o.keyfile) : undefined;
       const sink = stderrSink();
       const started = Date.now();
-      const session = await BackupSession.start(store, { ns, type, id }, { crypt, owner: currentAuthId(), notice: note, progress: sink });
+      const session = await BackupSession.start(store, { ns, type, id }, { crypt, owner: currentAuthId(), notice: note, progress: sink, backupTime });
       const onSignal = (sig: NodeJS.Signals) => {
         sink.clear();
         session.abortSync();
