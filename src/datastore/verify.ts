@@ -11,6 +11,7 @@ import { runBounded } from './backup-session.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { chunkPath, markChunkBad } from './chunk-store.js';
 import type { Datastore } from './datastore.js';
+import { updateManifest } from './snapshot-admin.js';
 import { formatSnapshot, type SnapshotRef } from './names.js';
 
 export interface VerifyProblem {
@@ -232,10 +233,9 @@ export async function runVerify(store: Datastore, refs: readonly SnapshotRef[], 
     for (const d of seen) distinct.add(d);
     const state = problems.length === 0 ? 'ok' : 'failed';
     try {
-      // Re-read so notes or protection changed meanwhile are kept.
-      const current = store.loadManifest(ref);
+      // Under the manifest lock, on a fresh read, so notes set meanwhile are kept.
       const verifyState = { state, upid: opts.upid, ...(sample !== undefined ? { sample } : {}) };
-      store.writeManifest(ref, { ...current, unprotected: { ...current.unprotected, verify_state: verifyState } });
+      await updateManifest(store, ref, (current) => ({ ...current, unprotected: { ...current.unprotected, verify_state: verifyState } }));
     } catch (err) {
       problems.push({ snapshot: name, archive: 'index.json.blob', message: `cannot record the verify state: ${(err as Error).message}` });
     }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliEnv } from '../helpers/cli.js';
-import { MiB, randomData, writeImage } from '../helpers/data.js';
+import { MiB, ageChunks as ageStoreChunks, randomData, writeImage } from '../helpers/data.js';
 
 interface Snap { snapshot: string }
 
@@ -50,15 +50,7 @@ describe('crash safety', () => {
     return snaps;
   };
 
-  const ageChunks = () => {
-    const old = Date.now() / 1000 - 3 * 86400;
-    for (const dir of readdirSync(join(store, '.chunks'))) {
-      for (const f of readdirSync(join(store, '.chunks', dir))) {
-        const p = join(store, '.chunks', dir, f);
-        utimesSync(p, old, statSync(p).mtime);
-      }
-    }
-  };
+  const ageChunks = () => ageStoreChunks(store);
 
   beforeAll(() => {
     writeImage(image, 48 * MiB, [['r', 3], ['t', 2], ['z', 1]]);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliEnv } from '../helpers/cli.js';
-import { MiB, randomData, writeImage } from '../helpers/data.js';
+import { MiB, ageChunks as ageStoreChunks, randomData, writeImage } from '../helpers/data.js';
 
 interface Entry { snapshot: string; 'backup-time': number; mark: string; reason: string; removed: boolean }
 interface Snap { snapshot: string; 'backup-time': number; protected: boolean; comment: string }
@@ -31,15 +31,7 @@ describe('datastore upkeep', () => {
     return gvJson<{ snapshot: string }>(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', id, '--backup-time', String(time), `disk.img:${image}`]);
   };
   /** Make every chunk look unused for days, so only garbage collection's marking keeps it. */
-  const ageChunks = () => {
-    const old = Date.now() / 1000 - 3 * DAY;
-    for (const dir of readdirSync(join(store, '.chunks'))) {
-      for (const f of readdirSync(join(store, '.chunks', dir))) {
-        const p = join(store, '.chunks', dir, f);
-        utimesSync(p, old, statSync(p).mtime);
-      }
-    }
-  };
+  const ageChunks = () => ageStoreChunks(store);
 
   beforeAll(() => {
     writeImage(image, 6 * MiB, [['r', 2], ['t', 2], ['z', 2]]);

@@ -1,5 +1,6 @@
 import { createCipheriv } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Deterministic pseudo-random bytes (AES-CTR over zeros), seeded by `seed`. */
 export function randomData(n: number, seed = 1): Buffer {
@@ -36,4 +37,15 @@ export function writeImage(path: string, sizeBytes: number, pattern: Array<['z' 
   }
   closeSync(fd);
   return path;
+}
+
+/** Make every chunk of a datastore look unused for days, so only garbage collection's marking keeps it. */
+export function ageChunks(store: string, days = 3): void {
+  const old = Date.now() / 1000 - days * 86400;
+  for (const dir of readdirSync(join(store, '.chunks'))) {
+    for (const f of readdirSync(join(store, '.chunks', dir))) {
+      const p = join(store, '.chunks', dir, f);
+      utimesSync(p, old, statSync(p).mtime);
+    }
+  }
 }
