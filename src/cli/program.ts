@@ -6,6 +6,9 @@ import { keyCommand } from './commands/key.js';
 import { restoreCommand } from './commands/restore.js';
 import { filesCommand, snapshotsCommand } from './commands/snapshots.js';
 import { verifyCommand } from './commands/verify.js';
+import { calendarCommand } from './commands/calendar.js';
+import { daemonCommand } from './commands/daemon.js';
+import { jobCommand } from './commands/job.js';
 import { gcCommand } from './commands/gc.js';
 import { pruneCommand, pruneDatastoreCommand } from './commands/prune.js';
 import { retentionCommand } from './commands/retention.js';
@@ -18,7 +21,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
-    pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand()]) {
+    pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand(),
+    calendarCommand(), jobCommand(), daemonCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

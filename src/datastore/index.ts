@@ -13,3 +13,4 @@ export * from './lock-file.js';
 export * from './snapshot-admin.js';
 export * from './prune.js';
 export * from './gc.js';
+export * from './backup-specs.js';

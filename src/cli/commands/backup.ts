@@ -1,27 +1,12 @@
 import { Command } from 'commander';
 import {
-  BackupSession, addTree, checkBackupId, formatSnapshot, parseBackupType, type ArchiveStats,
+  BackupSession, addSpecs, checkBackupId, formatSnapshot, parseBackupSpec, parseBackupType, type ArchiveStats,
 } from '../../datastore/index.js';
 import { GuestvaultError } from '../../errors.js';
-import { readFileSync } from 'node:fs';
 import { formatDuration, formatSize, stderrSink } from '../../tasks/index.js';
 import { currentAuthId, openStore } from '../context.js';
 import { loadKeyFile } from '../keys.js';
 import { note, printResult, withOutput, type OutputFormat } from '../output.js';
-
-interface BackupSpec {
-  name: string;
-  kind: 'img' | 'tar' | 'conf';
-  path: string;
-}
-
-function parseSpec(spec: string): BackupSpec {
-  const m = /^([A-Za-z0-9_][A-Za-z0-9._-]*)\.(img|tar|conf):(.+)$/.exec(spec);
-  if (!m) {
-    throw new GuestvaultError('E_USAGE', `invalid backup spec '${spec}': use NAME.img:IMAGE, NAME.tar:DIRECTORY or NAME.conf:FILE`);
-  }
-  return { name: `${m[1]}.${m[2]}`, kind: m[2] as BackupSpec['kind'], path: m[3]! };
-}
 
 export function summaryLine(s: ArchiveStats): string {
   if (s.unchanged) return `${s.archive}: unchanged since the previous snapshot (size, inode and times), not read; ${formatSize(s.size)} in ${s.chunks} chunks reused`;
@@ -42,7 +27,7 @@ export function backupCommand(): Command {
     .option('--backup-time <epoch>', 'snapshot time in epoch seconds (default: now); must be newer than the group\'s last snapshot')
     .option('--no-skip-unchanged', 'read image files even when size, inode and times show them unchanged since the previous snapshot'))
     .action(async (specs: string[], o: { store: string; ns?: string; backupType: string; backupId: string; keyfile?: string; skipUnchanged: boolean; backupTime?: string; outputFormat: OutputFormat }) => {
-      const parsed = specs.map(parseSpec);
+      const parsed = specs.map(parseBackupSpec);
       let backupTime: number | undefined;
       if (o.backupTime !== undefined) {
         backupTime = Number(o.backupTime);
@@ -71,19 +56,7 @@ export function backupCommand(): Command {
       };
       try {
         if (session.previous) note(`previous snapshot: ${formatSnapshot(session.previous)}`);
-        for (const spec of parsed) {
-          if (spec.kind === 'img') await session.addImage(spec.name, spec.path, o.skipUnchanged);
-          else if (spec.kind === 'tar') await addTree(session, spec.name, spec.path, warn);
-          else {
-            let data: Buffer;
-            try {
-              data = readFileSync(spec.path);
-            } catch (err) {
-              throw new GuestvaultError('E_SOURCE_MISSING', `cannot read ${spec.path}: ${(err as Error).message}`);
-            }
-            session.addBlob(spec.name, data);
-          }
-        }
+        await addSpecs(session, parsed, { skipUnchanged: o.skipUnchanged, warn });
         const snap = await session.finish();
         const result = {
           snapshot: formatSnapshot(snap),

@@ -1,0 +1,57 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { guestvaultHome } from '../home.js';
+import { makeUpid } from './upid.js';
+
+export function taskLogPath(upid: string): string {
+  // One directory per last hex digit of the start time spreads files as Proxmox does.
+  const start = upid.split(':')[5] ?? '0';
+  return join(guestvaultHome(), 'tasks', start.slice(-1), upid.replace(/[/\\]/g, '_'));
+}
+
+/**
+ * A task: a UPID, a log file with timestamped lines, and a final line `TASK OK`,
+ * `TASK WARNINGS: N` or `TASK ERROR: message`, as Proxmox writes them.
+ */
+export class TaskLog {
+  readonly upid: string;
+  readonly path: string;
+  private warnings = 0;
+  private finished: string | undefined;
+
+  constructor(type: string, id: string, user: string, private readonly echo?: (line: string) => void) {
+    this.upid = makeUpid(type, id, user);
+    this.path = taskLogPath(this.upid);
+    mkdirSync(join(this.path, '..'), { recursive: true });
+    appendFileSync(this.path, '');
+  }
+
+  log(message: string): void {
+    for (const line of message.split('\n')) {
+      const stamped = `${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} ${line}`;
+      appendFileSync(this.path, `${stamped}\n`);
+      this.echo?.(stamped);
+    }
+  }
+
+  warn(message: string): void {
+    this.warnings++;
+    this.log(`WARN: ${message}`);
+  }
+
+  get warningCount(): number {
+    return this.warnings;
+  }
+
+  /** Write the final line; returns the status (`OK`, `WARNINGS: N` or the error text). */
+  finish(error?: unknown): string {
+    if (this.finished !== undefined) return this.finished;
+    let status: string;
+    if (error !== undefined) status = error instanceof Error ? error.message : String(error);
+    else status = this.warnings > 0 ? `WARNINGS: ${this.warnings}` : 'OK';
+    appendFileSync(this.path, `TASK ${error !== undefined ? `ERROR: ${status}` : status}\n`);
+    this.echo?.(`TASK ${error !== undefined ? `ERROR: ${status}` : status}`);
+    this.finished = status;
+    return status;
+  }
+}
