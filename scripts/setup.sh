@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in tar coreutils findutils diffutils util-linux mount dosfstools python3 make g++; do
+for pkg in tar coreutils findutils diffutils util-linux mount python3 make g++; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
