@@ -12,7 +12,7 @@ import type { StoreResult } from './chunk-task.js';
 import type { Datastore, Notice } from './datastore.js';
 import { imageSourceSize, sameIdentity, sourceIdentity, type SourceIdentity } from './image-source.js';
 import { chunkPath, touchChunk } from './chunk-store.js';
-import { acquireLock, type HeldLock } from './lock-file.js';
+import { acquireLock, acquireLockWait, type HeldLock } from './lock-file.js';
 import { StoreFlusher } from './store-flusher.js';
 import { formatBackupTime, formatGroup, formatSnapshot, type GroupRef, type SnapshotRef } from './names.js';
 
@@ -40,6 +40,8 @@ export interface SessionOptions {
   pool?: ChunkPool;
   /** Snapshot time (epoch seconds) instead of now, as proxmox-backup-client's --backup-time. */
   backupTime?: number;
+  /** Wait this long for a running backup of the same group (vzdump's lockwait); default: refuse at once. */
+  lockWaitMs?: number;
 }
 
 const ARCHIVE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -73,7 +75,9 @@ export class BackupSession {
   }
 
   static async start(store: Datastore, group: GroupRef, opts: SessionOptions): Promise<BackupSession> {
-    const lock = acquireLock(store.groupLockPath(group), `backup of ${formatGroup(group)}`, `backup group ${formatGroup(group)}`, opts.notice);
+    const lock = opts.lockWaitMs
+      ? await acquireLockWait(store.groupLockPath(group), `backup of ${formatGroup(group)}`, `backup group ${formatGroup(group)}`, opts.lockWaitMs, opts.notice)
+      : acquireLock(store.groupLockPath(group), `backup of ${formatGroup(group)}`, `backup group ${formatGroup(group)}`, opts.notice);
     try {
       store.ensureGroup(group, opts.owner);
       store.removeUnfinished(group, opts.notice);

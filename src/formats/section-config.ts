@@ -12,7 +12,11 @@ export interface Section {
   line: number;
 }
 
-export function parseSectionConfig(text: string, file: string): Section[] {
+/**
+ * Parse a section-config file. A duplicate section is an error, unless `onDuplicate` is given:
+ * then it is reported there and skipped (the first one wins), so callers can go on with the rest.
+ */
+export function parseSectionConfig(text: string, file: string, onDuplicate?: (message: string) => void): Section[] {
   const sections: Section[] = [];
   let current: Section | undefined;
   text.split('\n').forEach((raw, i) => {
@@ -34,10 +38,14 @@ export function parseSectionConfig(text: string, file: string): Section[] {
     }
     const m = /^([a-z][a-z0-9-]*):\s*(\S+)\s*$/.exec(line);
     if (!m) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `expected 'type: id', got ${JSON.stringify(line)}`);
-    if (sections.some((s) => s.id === m[2] && s.type === m[1])) {
-      throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, `duplicate section '${m[1]}: ${m[2]}'`);
-    }
     current = { type: m[1]!, id: m[2]!, props: {}, line: lineNo };
+    if (sections.some((s) => s.id === m[2] && s.type === m[1])) {
+      const first = sections.find((s) => s.id === m[2] && s.type === m[1])!;
+      const message = `duplicate section '${m[1]}: ${m[2]}' (first at line ${first.line}); this one is ignored`;
+      if (!onDuplicate) throw new FormatError('E_CONFIG_SYNTAX', `${file}:${lineNo}`, message);
+      onDuplicate(`${file}:${lineNo}: ${message}`);
+      return; // its property lines go to the detached section above, which is not kept
+    }
     sections.push(current);
   });
   return sections;

@@ -142,13 +142,13 @@ export function loadJobs(): JobsLoad {
     if (errnoCode(err) === 'ENOENT') return { jobs: [], errors: [] };
     throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
   }
+  const out: JobsLoad = { jobs: [], errors: [] };
   let sections: Section[];
   try {
-    sections = parseSectionConfig(raw, file);
+    sections = parseSectionConfig(raw, file, (message) => out.errors.push({ line: 0, message }));
   } catch (err) {
     return { jobs: [], errors: [{ line: 0, message: (err as Error).message }] };
   }
-  const out: JobsLoad = { jobs: [], errors: [] };
   for (const s of sections) {
     try {
       if (s.type !== 'vzdump') throw new Error(`unknown section type '${s.type}' (expected 'vzdump')`);

@@ -95,7 +95,8 @@ export async function runJob(job: BackupJob, opts: { user: string; echo?: (line:
         const group: GroupRef = { ns: [], ...t.group };
         task.log(`backing up ${t.label} into datastore '${store.name}'`);
         try {
-          const session = await BackupSession.start(store, group, { owner: opts.user, notice: (m) => task.log(m) });
+          // Another job backing up the same guest: wait for it, as vzdump's lockwait (default 180 min).
+          const session = await BackupSession.start(store, group, { owner: opts.user, notice: (m) => task.log(m), lockWaitMs: (job.lockwait ?? 180) * 60_000 });
           try {
             await t.backup(session, (m) => task.warn(`${t.label}: ${m}`));
             const snap = await session.finish();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CliEnv } from '../helpers/cli.js';
 
@@ -67,6 +68,22 @@ describe('backup jobs through the CLI', () => {
     expect(after.at(-1)!.snapshot > before).toBe(true);
     expect(r.stdout).toMatch(/prune \(keep-daily=3,keep-weekly=2,keep-monthly=1\)/);
     expect(env.json<JobRow[]>(['job', 'list'], { env: node }).find((j) => j.id === 'mixed')!['last-status']).toMatch(/job errors/);
+  });
+
+  it('waits for a running backup of the same guest (lockwait) instead of failing', async () => {
+    const big = join(env.dir, 'big.img');
+    writeFileSync(big, Buffer.alloc(0));
+    const fd = openSync(big, 'w');
+    for (let i = 0; i < 24; i++) writeSync(fd, randomBytes(8 * 1024 * 1024));
+    closeSync(fd);
+    const first = env.spawn(['backup', '--store', 'local', '--backup-type', 'host', '--backup-id', 'pve1', `big.img:${big}`]);
+    const lock = join(env.home, 'datastores/local/.locks/host/pve1.lck');
+    for (let i = 0; i < 400 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(existsSync(lock)).toBe(true);
+    const r = gv(['job', 'run-now', 'hostly']);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/TASK OK/);
+    expect(await new Promise((res) => (first.exitCode !== null ? res(first.exitCode) : first.on('exit', res)))).toBe(0);
   });
 
   it('rejects bad jobs with clear messages and changes nothing', () => {

@@ -107,7 +107,8 @@ describe('the scheduler with a fake clock', () => {
 
   it('keeps running valid jobs when jobs.cfg has an invalid one or a job state file is corrupt', async () => {
     mkdirSync(join(home, 'etc'), { recursive: true });
-    writeFileSync(join(home, 'etc/jobs.cfg'), 'vzdump: good\n\tschedule 12:00\n\thost-backup etc.tar:/etc\n\nvzdump: bad\n\tschedule mon..fri 25:00\n\thost-backup etc.tar:/etc\n');
+    writeFileSync(join(home, 'etc/jobs.cfg'), 'vzdump: good\n\tschedule 12:00\n\thost-backup etc.tar:/etc\n\nvzdump: bad\n\tschedule mon..fri 25:00\n\thost-backup etc.tar:/etc\n'
+      + '\nvzdump: good\n\tschedule 13:00\n\thost-backup etc.tar:/etc\n');
     mkdirSync(join(home, 'jobs'), { recursive: true });
     writeFileSync(join(home, 'jobs/vzdump-good.json'), '{not json');
     clock = at(2026, 2, 2, 11, 58);
@@ -116,6 +117,7 @@ describe('the scheduler with a fake clock', () => {
     const warnings = log.filter((l) => l.startsWith('warning:'));
     expect(warnings.some((w) => w.includes('jobs.cfg:5') && w.includes("job 'bad'") && w.includes('25'))).toBe(true);
     expect(warnings.some((w) => w.includes('vzdump-good.json is corrupt'))).toBe(true);
-    expect(warnings.length).toBe(2); // each reported once, not every minute
+    expect(warnings.some((w) => w.includes('jobs.cfg:9') && w.includes("duplicate section 'vzdump: good' (first at line 1)"))).toBe(true);
+    expect(warnings.length).toBe(3); // each reported once, not every minute
   });
 });
