@@ -1,36 +1,17 @@
 // Local times in the text output are checked, so fix the zone (set before any Date is used).
 process.env.TZ = 'Europe/Vienna';
 
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runCommand, type CommandRun } from '../helpers/run-command.js';
 import { calendarCommand } from '../../src/cli/commands/calendar.js';
 import { isGuestvaultError } from '../../src/errors.js';
 import { at } from './cases.js';
 
-type Run = { stdout: string; stderr: string; error?: unknown };
+type Run = CommandRun;
 
 /** Run `guestvault calendar ARGS` on a fresh command object, capturing its output. */
-async function run(...args: string[]): Promise<Run> {
-  const cmd = calendarCommand();
-  let stdout = '';
-  let stderr = '';
-  const setup = (c: Command) => {
-    c.exitOverride();
-    c.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-    c.commands.forEach(setup);
-  };
-  setup(cmd);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  try {
-    await cmd.parseAsync(args, { from: 'user' });
-    return { stdout, stderr };
-  } catch (error) {
-    return { stdout, stderr, error };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
+function run(...args: string[]): Promise<Run> {
+  return runCommand(calendarCommand(), args);
 }
 
 function expectError(r: Run, code: string, message: string | RegExp): void {

@@ -4,9 +4,9 @@ process.env.TZ = 'UTC';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand, type CommandRun } from '../helpers/run-command.js';
 import { addKeepOptionFlags, keepOptionsFromFlags } from '../../src/cli/keep-options.js';
 import { retentionCommand } from '../../src/cli/commands/retention.js';
 import { isGuestvaultError } from '../../src/errors.js';
@@ -20,33 +20,11 @@ function file(name: string, content: string): string {
   return path;
 }
 
-type Run = { stdout: string; stderr: string; error?: unknown };
+type Run = CommandRun;
 
 /** Run `guestvault retention ARGS` on a fresh command object, capturing its output. */
-async function run(args: string[], stdin?: string): Promise<Run> {
-  const cmd = retentionCommand();
-  let stdout = '';
-  let stderr = '';
-  const setup = (c: Command) => {
-    c.exitOverride();
-    c.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-    c.commands.forEach(setup);
-  };
-  setup(cmd);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  const realStdin = Object.getOwnPropertyDescriptor(process, 'stdin')!;
-  if (stdin !== undefined) Object.defineProperty(process, 'stdin', { value: Readable.from([Buffer.from(stdin)]), configurable: true });
-  try {
-    await cmd.parseAsync(args, { from: 'user' });
-    return { stdout, stderr };
-  } catch (error) {
-    return { stdout, stderr, error };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    if (stdin !== undefined) Object.defineProperty(process, 'stdin', realStdin);
-  }
+function run(args: string[], stdin?: string): Promise<Run> {
+  return runCommand(retentionCommand(), args, stdin);
 }
 
 function expectError(r: Run, code: string, ...parts: string[]): void {
