@@ -29,3 +29,5 @@ echo "== compare"
 cmp "$sample/disk.img" "$restored/disk.img" && echo "disk image: identical ($(stat -c %s "$sample/disk.img") bytes)"
 echo -n "directory: " && node scripts/compare-trees.js "$sample/dir" "$restored/dir"
 gv verify --store local
+echo "== default backup jobs (run by 'node bin/guestvault.js daemon')"
+gv job list
