@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { GuestvaultError } from '../errors.js';
 import { addTree } from './backup-tree.js';
-import type { BackupSession } from './backup-session.js';
+import type { ArchiveStats, BackupSession } from './backup-session.js';
+import { formatDuration, formatSize } from '../tasks/index.js';
 
 /** One thing to back up: `NAME.img:IMAGE`, `NAME.tar:DIRECTORY` or `NAME.conf:FILE`. */
 export interface BackupSpec {
@@ -33,4 +34,12 @@ export async function addSpecs(session: BackupSession, specs: readonly BackupSpe
       session.addBlob(spec.name, data);
     }
   }
+}
+
+/** One line about an archive's backup: size, chunks (new, reused, zero), bytes written, time, rate. */
+export function summaryLine(s: ArchiveStats): string {
+  if (s.unchanged) return `${s.archive}: unchanged since the previous snapshot (size, inode and times), not read; ${formatSize(s.size)} in ${s.chunks} chunks reused`;
+  const rate = s.seconds > 0 ? `${formatSize(s.size / s.seconds)}/s` : '';
+  return `${s.archive}: ${formatSize(s.size)} in ${s.chunks} chunks (${s.newChunks} new, ${s.duplicateChunks} reused, ${s.zeroChunks} zero); `
+    + `wrote ${formatSize(s.newBytes)} as ${formatSize(s.newEncodedBytes)}; ${formatDuration(s.seconds)}${rate ? `, ${rate}` : ''}`;
 }

@@ -1,11 +1,11 @@
 import {
-  BackupSession, Datastore, addSpecs, formatSnapshot, parseBackupSpec, pruneGroup, setNotes, setProtected,
+  BackupSession, Datastore, addSpecs, formatSnapshot, parseBackupSpec, pruneGroup, setNotes, setProtected, summaryLine,
   type GroupRef,
 } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import { parseKeepOptions } from '../retention/index.js';
-import { TaskLog } from '../tasks/index.js';
+import { TaskLog, logSink } from '../tasks/index.js';
 import { acquireLock } from '../datastore/index.js';
 import { join } from 'node:path';
 import type { BackupJob } from './job-config.js';
@@ -96,10 +96,13 @@ export async function runJob(job: BackupJob, opts: { user: string; echo?: (line:
         task.log(`backing up ${t.label} into datastore '${store.name}'`);
         try {
           // Another job backing up the same guest: wait for it, as vzdump's lockwait (default 180 min).
-          const session = await BackupSession.start(store, group, { owner: opts.user, notice: (m) => task.log(m), lockWaitMs: (job.lockwait ?? 180) * 60_000 });
+          const session = await BackupSession.start(store, group, {
+            owner: opts.user, notice: (m) => task.log(m), lockWaitMs: (job.lockwait ?? 180) * 60_000, progress: logSink((l) => task.log(l)),
+          });
           try {
             await t.backup(session, (m) => task.warn(`${t.label}: ${m}`));
             const snap = await session.finish();
+            for (const st of session.stats) task.log(`${t.label}: ${summaryLine(st)}`);
             task.log(`${t.label}: snapshot ${formatSnapshot(snap)} finished`);
             if (job['notes-template']) await setNotes(store, snap, renderNotes(job['notes-template'], t, node));
             if (job.protected) setProtected(store, snap, true);

@@ -61,3 +61,16 @@ export class Progress {
     this.sink.clear();
   }
 }
+
+/** Progress into a task log: a line at most every `everyMs` (task logs are read later, not redrawn). */
+export function logSink(log: (line: string) => void, everyMs = 5_000): ProgressSink {
+  let last = 0;
+  return {
+    update(line) {
+      if (Date.now() - last < everyMs) return;
+      last = Date.now();
+      log(line);
+    },
+    clear() {},
+  };
+}

@@ -1,19 +1,13 @@
 import { Command } from 'commander';
 import {
-  BackupSession, addSpecs, checkBackupId, formatSnapshot, parseBackupSpec, parseBackupType, type ArchiveStats,
+  BackupSession, addSpecs, checkBackupId, formatSnapshot, parseBackupSpec, parseBackupType, summaryLine,
 } from '../../datastore/index.js';
 import { GuestvaultError } from '../../errors.js';
-import { formatDuration, formatSize, stderrSink } from '../../tasks/index.js';
+import { formatDuration, stderrSink } from '../../tasks/index.js';
 import { currentAuthId, openStore } from '../context.js';
 import { loadKeyFile } from '../keys.js';
 import { note, printResult, withOutput, type OutputFormat } from '../output.js';
 
-export function summaryLine(s: ArchiveStats): string {
-  if (s.unchanged) return `${s.archive}: unchanged since the previous snapshot (size, inode and times), not read; ${formatSize(s.size)} in ${s.chunks} chunks reused`;
-  const rate = s.seconds > 0 ? `${formatSize(s.size / s.seconds)}/s` : '';
-  return `${s.archive}: ${formatSize(s.size)} in ${s.chunks} chunks (${s.newChunks} new, ${s.duplicateChunks} reused, ${s.zeroChunks} zero); `
-    + `wrote ${formatSize(s.newBytes)} as ${formatSize(s.newEncodedBytes)}; ${formatDuration(s.seconds)}${rate ? `, ${rate}` : ''}`;
-}
 
 export function backupCommand(): Command {
   return withOutput(new Command('backup')

@@ -1,0 +1,447 @@
+import net from 'node:net';
+import { GuestvaultError } from '../errors.js';
+import { ByteQueue } from './byte-queue.js';
+import * as C from './constants.js';
+import { negotiate, type NegotiatedExport } from './handshake.js';
+
+export interface NbdConnectOptions {
+  /** Unix socket path (takes precedence over host/port). */
+  path?: string;
+  host?: string;
+  /** TCP port; 10809 if only host is given. */
+  port?: number;
+  exportName: string;
+  /** Metadata contexts to negotiate, e.g. ['base:allocation'] or ['qemu:dirty-bitmap:bk']. */
+  metaContexts?: string[];
+  /** Timeout for connect + handshake, and for each request. */
+  timeoutMs?: number;
+}
+
+export interface NbdExtent {
+  offset: number;
+  length: number;
+  flags: number;
+}
+
+interface ReadRequest {
+  kind: 'read';
+  offset: number;
+  length: number;
+  buffer: Buffer;
+  covered: number;
+}
+interface StatusRequest {
+  kind: 'status';
+  offset: number;
+  length: number;
+  contextId: number;
+  /** (length, flags) pairs for our context, in order. */
+  extents: Array<{ length: number; flags: number }> | undefined;
+}
+interface OtherRequest {
+  kind: 'other';
+}
+type RequestState = (ReadRequest | StatusRequest | OtherRequest) & {
+  cookie: bigint;
+  describe: string;
+  error?: GuestvaultError;
+  /** Set once the caller got an answer (timeout); the reply is then consumed and dropped. */
+  abandoned: boolean;
+  timer?: NodeJS.Timeout;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+};
+
+function errnoName(errno: number): string {
+  return C.NBD_ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+/** NBD client: one connection, one export, several requests in flight. */
+export class NbdClient {
+  readonly size: number;
+  readonly transmissionFlags: number;
+  readonly structuredReplies: boolean;
+  /** Metadata context name → server-assigned id. */
+  readonly contexts: ReadonlyMap<string, number>;
+  /** Largest read sent in one request. */
+  readonly maxRequest: number;
+  /** Reads are aligned to this (NBD_INFO_BLOCK_SIZE minimum, else 1). */
+  readonly minBlock: number;
+
+  private readonly pending = new Map<bigint, RequestState>();
+  private nextCookie = 1n;
+  private failure: GuestvaultError | undefined;
+  private closing = false;
+  private readonly closed: Promise<void>;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly queue: ByteQueue,
+    private readonly where: string,
+    private readonly timeoutMs: number,
+    info: NegotiatedExport,
+  ) {
+    this.size = info.size;
+    this.transmissionFlags = info.transmissionFlags;
+    this.structuredReplies = info.structuredReplies;
+    this.contexts = info.contexts;
+    const max = info.blockSize?.maximum;
+    this.maxRequest = Math.max(1, Math.min(max && max > 0 ? max : C.NBD_DEFAULT_MAX_REQUEST, C.NBD_DEFAULT_MAX_REQUEST));
+    const min = info.blockSize?.minimum ?? 1;
+    this.minBlock = min > 0 && min <= this.maxRequest ? min : 1;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('close', () => {
+      this.queue.end(new Error('connection closed'));
+      if (!this.closing) {
+        this.fail(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the connection was closed by the server`));
+      }
+    });
+    void this.replyLoop();
+  }
+
+  static async connect(opts: NbdConnectOptions): Promise<NbdClient> {
+    const timeoutMs = opts.timeoutMs ?? C.NBD_DEFAULT_TIMEOUT_MS;
+    const where = opts.path !== undefined ? `socket ${opts.path}` : `${opts.host ?? 'localhost'}:${opts.port ?? 10809}`;
+    const label = `NBD ${where} (export '${opts.exportName}')`;
+    const queue = new ByteQueue();
+    const socket =
+      opts.path !== undefined ? net.createConnection({ path: opts.path }) : net.createConnection({ host: opts.host ?? 'localhost', port: opts.port ?? 10809 });
+    socket.setNoDelay?.(true);
+    let connected = false;
+    let socketError: Error | undefined;
+    socket.on('data', (b: Buffer) => queue.push(b));
+    socket.on('error', (err) => {
+      socketError = err;
+    });
+    socket.on('close', () => queue.end(socketError ?? new Error('connection closed')));
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new GuestvaultError('E_NBD_TIMEOUT', `${label}: connect and handshake took longer than ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    const connectedP = new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => {
+        connected = true;
+        resolve();
+      });
+      socket.once('close', () => {
+        if (!connected) {
+          reject(new GuestvaultError('E_NBD_CONNECT', `${label}: cannot connect: ${socketError?.message ?? 'connection closed'}`, { cause: socketError }));
+        }
+      });
+    });
+    try {
+      const info = await Promise.race([
+        connectedP.then(() =>
+          negotiate(queue, (b) => socket.write(b), where, opts.exportName, opts.metaContexts ?? []).catch((err: unknown) => {
+            if (err instanceof GuestvaultError) throw err;
+            throw new GuestvaultError(
+              'E_NBD_CONNECT',
+              `${label}: the connection failed during the handshake: ${socketError?.message ?? (err instanceof Error ? err.message : String(err))}`,
+              { cause: err },
+            );
+          }),
+        ),
+        timeout,
+      ]);
+      return new NbdClient(socket, queue, where, timeoutMs, info);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Read `length` bytes at `offset`; holes come back as zeroes. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.checkRange(offset, length, 'read');
+    if (length === 0) return Buffer.alloc(0);
+    const result = Buffer.alloc(length);
+    const parts: Promise<void>[] = [];
+    const align = this.minBlock;
+    // Piece size: a multiple of the minimum block size, at most the server's maximum.
+    const step = Math.max(align, Math.floor(this.maxRequest / align) * align);
+    const end = offset + length;
+    let pos = Math.floor(offset / align) * align;
+    while (pos < end) {
+      const pieceStart = pos;
+      const pieceEnd = Math.min(pos + step, Math.ceil(end / align) * align, this.size);
+      parts.push(
+        this.readOne(pieceStart, pieceEnd - pieceStart).then((buf) => {
+          const from = Math.max(offset, pieceStart);
+          const to = Math.min(end, pieceEnd);
+          buf.copy(result, from - offset, from - pieceStart, to - pieceStart);
+        }),
+      );
+      pos = pieceEnd;
+    }
+    await Promise.all(parts);
+    return result;
+  }
+
+  /**
+   * Extents of `context` covering exactly [offset, offset+length), merged where adjacent extents
+   * have equal flags. Loops because servers may describe less than asked.
+   */
+  async blockStatus(offset: number, length: number, context: string): Promise<NbdExtent[]> {
+    this.checkRange(offset, length, 'block status');
+    const contextId = this.contexts.get(context);
+    if (contextId === undefined) {
+      throw new GuestvaultError(
+        'E_NBD_CONTEXT',
+        `NBD ${this.where}: metadata context '${context}' was not negotiated (have: ${[...this.contexts.keys()].join(', ') || 'none'})`,
+      );
+    }
+    const out: NbdExtent[] = [];
+    const end = offset + length;
+    let pos = offset;
+    while (pos < end) {
+      const ask = Math.min(end - pos, C.NBD_MAX_BLOCK_STATUS_LENGTH);
+      const got = (await this.request(C.NBD_CMD_BLOCK_STATUS, pos, ask, {
+        kind: 'status',
+        offset: pos,
+        length: ask,
+        contextId,
+        extents: undefined,
+      })) as Array<{ length: number; flags: number }>;
+      const before = pos;
+      for (const e of got) {
+        if (pos >= end) break;
+        const len = Math.min(e.length, end - pos);
+        const last = out[out.length - 1];
+        if (last && last.flags === e.flags && last.offset + last.length === pos) last.length += len;
+        else out.push({ offset: pos, length: len, flags: e.flags });
+        pos += len;
+      }
+      if (pos === before) {
+        throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: block status for '${context}' at ${before} described no bytes`);
+      }
+    }
+    return out;
+  }
+
+  /** All extents of `context` over the whole export, asked for `chunk` bytes at a time. */
+  async *extents(context: string, chunk = 1024 * 1024 * 1024): AsyncGenerator<NbdExtent> {
+    let held: NbdExtent | undefined;
+    for (let pos = 0; pos < this.size; ) {
+      const len = Math.min(chunk, this.size - pos);
+      for (const e of await this.blockStatus(pos, len, context)) {
+        if (held && held.flags === e.flags && held.offset + held.length === e.offset) {
+          held.length += e.length;
+        } else {
+          if (held) yield held;
+          held = { ...e };
+        }
+      }
+      pos += len;
+    }
+    if (held) yield held;
+  }
+
+  /** Waits for requests in flight, sends NBD_CMD_DISC and closes the connection. */
+  async close(): Promise<void> {
+    if (this.closing) return this.closed;
+    await Promise.allSettled([...this.pending.values()].filter((r) => !r.abandoned).map((r) => new Promise((res) => {
+      const { resolve, reject } = r;
+      r.resolve = (v) => (resolve(v), res(undefined));
+      r.reject = (e) => (reject(e), res(undefined));
+    })));
+    this.closing = true;
+    if (!this.failure && !this.socket.destroyed) {
+      this.socket.write(this.header(C.NBD_CMD_DISC, this.nextCookie++, 0, 0));
+      this.socket.end();
+      const t = setTimeout(() => this.socket.destroy(), 2000);
+      await this.closed;
+      clearTimeout(t);
+    } else {
+      this.socket.destroy();
+      await this.closed;
+    }
+    this.fail(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the client is closed`));
+  }
+
+  private checkRange(offset: number, length: number, what: string): void {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new GuestvaultError('E_NBD_IO', `NBD ${this.where}: ${what} of ${length} bytes at ${offset} is outside the export (size ${this.size})`);
+    }
+  }
+
+  private readOne(offset: number, length: number): Promise<Buffer> {
+    return this.request(C.NBD_CMD_READ, offset, length, {
+      kind: 'read',
+      offset,
+      length,
+      buffer: Buffer.alloc(length),
+      covered: 0,
+    }) as Promise<Buffer>;
+  }
+
+  private header(type: number, cookie: bigint, offset: number, length: number): Buffer {
+    const h = Buffer.alloc(C.NBD_REQUEST_SIZE);
+    h.writeUInt32BE(C.NBD_REQUEST_MAGIC, 0);
+    h.writeUInt16BE(0, 4);
+    h.writeUInt16BE(type, 6);
+    h.writeBigUInt64BE(cookie, 8);
+    h.writeBigUInt64BE(BigInt(offset), 16);
+    h.writeUInt32BE(length, 24);
+    return h;
+  }
+
+  private request(type: number, offset: number, length: number, state: ReadRequest | StatusRequest | OtherRequest): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the client is closing`));
+    const cookie = this.nextCookie++;
+    const describe = `${type === C.NBD_CMD_READ ? 'read' : type === C.NBD_CMD_BLOCK_STATUS ? 'block status' : `command ${type}`} of ${length} bytes at ${offset}`;
+    return new Promise((resolve, reject) => {
+      const req = { ...state, cookie, describe, abandoned: false, resolve, reject } as RequestState;
+      req.timer = setTimeout(() => {
+        req.abandoned = true;
+        req.reject(new GuestvaultError('E_NBD_TIMEOUT', `NBD ${this.where}: ${describe} got no reply within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(cookie, req);
+      this.socket.write(this.header(type, cookie, offset, length));
+    });
+  }
+
+  private settle(req: RequestState): void {
+    this.pending.delete(req.cookie);
+    clearTimeout(req.timer);
+    if (req.abandoned) return;
+    if (req.error) return req.reject(req.error);
+    if (req.kind === 'read') {
+      if (req.covered !== req.length) {
+        return req.reject(new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: ${req.describe}: the reply covered only ${req.covered} bytes`));
+      }
+      return req.resolve(req.buffer);
+    }
+    if (req.kind === 'status') {
+      if (!req.extents) {
+        return req.reject(new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: ${req.describe}: no extents for the requested context`));
+      }
+      return req.resolve(req.extents);
+    }
+    req.resolve(undefined);
+  }
+
+  /** Rejects everything in flight and every later request with `err`. */
+  private fail(err: GuestvaultError): void {
+    if (!this.failure) this.failure = err;
+    for (const req of this.pending.values()) {
+      clearTimeout(req.timer);
+      if (!req.abandoned) req.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  private async replyLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const magicBuf = await this.queue.readExact(4);
+        const magic = magicBuf.readUInt32BE(0);
+        if (magic === C.NBD_SIMPLE_REPLY_MAGIC) await this.simpleReply();
+        else if (magic === C.NBD_STRUCTURED_REPLY_MAGIC) await this.structuredChunk();
+        else throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: bad reply magic 0x${magic.toString(16)}`);
+      }
+    } catch (err) {
+      if (err instanceof GuestvaultError) {
+        this.fail(err);
+        this.socket.destroy();
+      } else if (!this.closing) {
+        this.fail(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the connection was lost: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      }
+    }
+  }
+
+  private lookup(cookie: bigint): RequestState {
+    const req = this.pending.get(cookie);
+    if (!req) throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: reply for unknown cookie ${cookie}`);
+    return req;
+  }
+
+  private async simpleReply(): Promise<void> {
+    const rest = await this.queue.readExact(C.NBD_SIMPLE_REPLY_SIZE - 4);
+    const errno = rest.readUInt32BE(0);
+    const req = this.lookup(rest.readBigUInt64BE(4));
+    if (errno !== 0) {
+      req.error = new GuestvaultError('E_NBD_IO', `NBD ${this.where}: ${req.describe} failed: ${errnoName(errno)}`);
+    } else if (req.kind === 'read') {
+      if (this.structuredReplies) {
+        throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: simple reply with data to a read after structured replies were negotiated`);
+      }
+      const data = await this.queue.readExact(req.length);
+      data.copy(req.buffer);
+      req.covered = req.length;
+    }
+    this.settle(req);
+  }
+
+  private async structuredChunk(): Promise<void> {
+    const head = await this.queue.readExact(C.NBD_STRUCTURED_REPLY_SIZE - 4);
+    const flags = head.readUInt16BE(0);
+    const type = head.readUInt16BE(2);
+    const req = this.lookup(head.readBigUInt64BE(4));
+    const length = head.readUInt32BE(12);
+    const payload = await this.queue.readExact(length);
+    const bad = (msg: string) => {
+      req.error ??= new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: ${req.describe}: ${msg}`);
+    };
+
+    switch (type) {
+      case C.NBD_REPLY_TYPE_NONE:
+        if ((flags & C.NBD_REPLY_FLAG_DONE) === 0) bad('NBD_REPLY_TYPE_NONE without the DONE flag');
+        break;
+      case C.NBD_REPLY_TYPE_OFFSET_DATA:
+      case C.NBD_REPLY_TYPE_OFFSET_HOLE: {
+        if (req.kind !== 'read') {
+          bad(`unexpected data chunk type ${type}`);
+          break;
+        }
+        const isData = type === C.NBD_REPLY_TYPE_OFFSET_DATA;
+        if (length < (isData ? 8 : 12)) {
+          bad('short data chunk');
+          break;
+        }
+        const at = Number(payload.readBigUInt64BE(0));
+        const len = isData ? length - 8 : payload.readUInt32BE(8);
+        if (at < req.offset || at + len > req.offset + req.length) {
+          bad(`chunk [${at}, +${len}) lies outside the request`);
+          break;
+        }
+        // The buffer starts zeroed, so a hole needs no copy.
+        if (isData) payload.copy(req.buffer, at - req.offset, 8);
+        req.covered += len;
+        break;
+      }
+      case C.NBD_REPLY_TYPE_BLOCK_STATUS: {
+        if (req.kind !== 'status') {
+          bad('unexpected block status chunk');
+          break;
+        }
+        if (length < 12 || (length - 4) % 8 !== 0) {
+          bad(`malformed block status chunk of ${length} bytes`);
+          break;
+        }
+        if (payload.readUInt32BE(0) !== req.contextId) break; // another negotiated context
+        const extents: Array<{ length: number; flags: number }> = [];
+        for (let p = 4; p < length; p += 8) extents.push({ length: payload.readUInt32BE(p), flags: payload.readUInt32BE(p + 4) });
+        req.extents = extents;
+        break;
+      }
+      default:
+        if ((type & C.NBD_REPLY_TYPE_FLAG_ERROR) !== 0) {
+          const errno = length >= 4 ? payload.readUInt32BE(0) : 0;
+          const msgLen = length >= 6 ? payload.readUInt16BE(4) : 0;
+          const msg = msgLen > 0 && 6 + msgLen <= length ? `: ${payload.toString('utf8', 6, 6 + msgLen)}` : '';
+          const where = type === C.NBD_REPLY_TYPE_ERROR_OFFSET && length >= 6 + msgLen + 8 ? ` at offset ${payload.readBigUInt64BE(6 + msgLen)}` : '';
+          req.error ??= new GuestvaultError('E_NBD_IO', `NBD ${this.where}: ${req.describe} failed${where}: ${errnoName(errno)}${msg}`);
+        } else {
+          bad(`unknown structured reply chunk type ${type}`);
+        }
+    }
+    if ((flags & C.NBD_REPLY_FLAG_DONE) !== 0) this.settle(req);
+  }
+}
