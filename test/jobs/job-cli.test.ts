@@ -49,6 +49,8 @@ describe('backup jobs through the CLI', () => {
     const state = JSON.parse(readFileSync(join(env.home, 'jobs/vzdump-hostly.json'), 'utf8'));
     const log = readFileSync(join(env.home, 'tasks', state.upid.split(':')[5].slice(-1), state.upid), 'utf8');
     expect(log).toMatch(/prune \(keep-last=2\): 1 of 3 snapshot\(s\) removed/);
+    expect(log).toMatch(/host\/pve1: conf\.tar: .* in \d+ chunks \(\d+ new, \d+ reused, \d+ zero\)/);
+    expect(log).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} starting job hostly/m);
     expect(log.trimEnd().split('\n').at(-1)).toBe('TASK OK');
   });
 
