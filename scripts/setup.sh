@@ -3,12 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in tar coreutils findutils diffutils util-linux mount python3 make g++; do
+# qemu-utils: qemu-nbd, qemu-img and qemu-io for the NBD client's tests.
+for pkg in tar coreutils findutils diffutils util-linux mount python3 make g++ qemu-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 npm ci --no-audit --no-fund
 npm run build
