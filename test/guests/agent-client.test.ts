@@ -3,8 +3,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isGuestvaultError } from '../../src/errors.js';
 import { AgentClient, AgentCommandError, JsonLineParser } from '../../src/guests/index.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 /** A scripted stand-in for qemu-ga behind QEMU's chardev socket. */
 interface FakeAgent {
@@ -112,15 +112,6 @@ async function connect(sock: string, timeoutMs = 3000): Promise<AgentClient> {
   const c = await AgentClient.connect(sock, { timeoutMs });
   clients.push(c);
   return c;
-}
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isGuestvaultError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
-  return err as Error;
 }
 
 beforeAll(async () => {

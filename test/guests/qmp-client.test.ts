@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isGuestvaultError } from '../../src/errors.js';
 import { AgentClient, QmpClient, QmpCommandError, type QmpEvent } from '../../src/guests/index.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 let dir: string;
 let qemu: ChildProcess;
@@ -21,15 +21,6 @@ function ensureQemu(): void {
   } catch {
     execSync('apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils', { stdio: 'ignore' });
   }
-}
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isGuestvaultError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
-  return err as Error;
 }
 
 beforeAll(async () => {
