@@ -67,7 +67,8 @@ export class BackupSession {
     private readonly lock: HeldLock,
     private readonly opts: SessionOptions,
     readonly previous: SnapshotRef | undefined,
-    private readonly previousManifest: Manifest | undefined,
+    /** The manifest of `previous`, the group's last snapshot when this session started. */
+    readonly previousManifest: Manifest | undefined,
   ) {
     this.ownPool = !opts.pool;
     this.poolInstance = opts.pool;

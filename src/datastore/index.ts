@@ -14,3 +14,4 @@ export * from './snapshot-admin.js';
 export * from './prune.js';
 export * from './gc.js';
 export * from './backup-specs.js';
+export * from './image-stream.js';

@@ -23,8 +23,8 @@ describe('backup jobs through the CLI', () => {
   it('creates the default jobs on a fresh installation, in Proxmox jobs.cfg style', () => {
     const jobs = env.json<JobRow[]>(['job', 'list'], { env: node });
     expect(jobs.map((j) => [j.id, j.schedule, j.storage, j['prune-backups'], j.all])).toEqual([
-      ['default-weekdays', 'mon..fri 23:00', 'local', 'keep-daily=3,keep-weekly=2,keep-monthly=1', true],
-      ['default-sunday', 'sun 01:00', 'local', 'keep-daily=3,keep-weekly=2,keep-monthly=1', true],
+      ['default-weekdays', 'mon..fri 23:00', 'local-store', 'keep-daily=3,keep-weekly=2,keep-monthly=1', true],
+      ['default-sunday', 'sun 01:00', 'local-store', 'keep-daily=3,keep-weekly=2,keep-monthly=1', true],
     ]);
     for (const j of jobs) expect(j['next-run']).toBeGreaterThan(Date.now() / 1000);
     const cfg = readFileSync(join(env.home, 'etc/jobs.cfg'), 'utf8');
@@ -33,7 +33,7 @@ describe('backup jobs through the CLI', () => {
   });
 
   it('runs a job now as a task: backup, notes, prune, state, log', () => {
-    expect(gv(['job', 'create', 'hostly', '--schedule', '*:0/15', '--storage', 'local', '--host-backup', `conf.tar:${src}`,
+    expect(gv(['job', 'create', 'hostly', '--schedule', '*:0/15', '--storage', 'local-store', '--host-backup', `conf.tar:${src}`,
       '--notes-template', '{{guestname}} on {{node}}', '--prune-backups', 'keep-last=2']).code).toBe(0);
     for (let i = 0; i < 3; i++) {
       const r = gv(['job', 'run-now', 'hostly']);
@@ -48,7 +48,7 @@ describe('backup jobs through the CLI', () => {
     expect(row['last-status']).toBe('OK');
     const state = JSON.parse(readFileSync(join(env.home, 'jobs/vzdump-hostly.json'), 'utf8'));
     const log = readFileSync(join(env.home, 'tasks', state.upid.split(':')[5].slice(-1), state.upid), 'utf8');
-    expect(log).toMatch(/prune \(keep-last=2\): 1 of 3 snapshot\(s\) removed/);
+    expect(log).toMatch(/prune older backups with retention keep-last=2: 1 of 3 snapshot\(s\) removed/);
     expect(log).toMatch(/host\/pve1: conf\.tar: .* in \d+ chunks \(\d+ new, \d+ reused, \d+ zero\)/);
     expect(log).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} starting job hostly/m);
     expect(log.trimEnd().split('\n').at(-1)).toBe('TASK OK');
@@ -68,7 +68,7 @@ describe('backup jobs through the CLI', () => {
     // retention, keep-daily=3,…: one snapshot per day remains, the new one).
     const after = env.json<Snap[]>(['snapshots', '--store', 'local', 'host/pve1']);
     expect(after.at(-1)!.snapshot > before).toBe(true);
-    expect(r.stdout).toMatch(/prune \(keep-daily=3,keep-weekly=2,keep-monthly=1\)/);
+    expect(r.stdout).toMatch(/prune older backups with retention keep-daily=3,keep-weekly=2,keep-monthly=1/);
     expect(env.json<JobRow[]>(['job', 'list'], { env: node }).find((j) => j.id === 'mixed')!['last-status']).toMatch(/job errors/);
   });
 

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { computeNextEvent, parseCalendarEvent } from '../../calendar/index.js';
-import { findDatastoreConfig } from '../../datastore/index.js';
+import { openBackupStorage } from '../../vzdump/index.js';
 import { GuestvaultError } from '../../errors.js';
 import {
   jobToProps, loadJobs, loadJobsStrict, makeJob, readJobState, removeJobState, runJob, saveJobs, syncJobState, type BackupJob,
@@ -32,13 +32,13 @@ function propsFrom(o: Record<string, unknown>): Record<string, string> {
   return props;
 }
 
-/** A job may only name storages that exist (today: datastores). */
+/** A job may only name storages that can take its backups. */
 function checkReferences(job: BackupJob): void {
   if (job.storage) {
     try {
-      findDatastoreConfig(job.storage);
-    } catch {
-      throw new GuestvaultError('E_USAGE', `job '${job.id}': unknown storage '${job.storage}'`);
+      openBackupStorage(job.storage);
+    } catch (err) {
+      throw new GuestvaultError('E_USAGE', `job '${job.id}': ${(err as Error).message}`);
     }
   }
 }

@@ -16,3 +16,8 @@ export {
   type AgentConnectOptions,
   type AgentExecuteOptions,
 } from './agent-client.js';
+export * from './vm-paths.js';
+export * from './command-line.js';
+export * from './vm-process.js';
+export * from './agent-control.js';
+export * from './point-in-time.js';

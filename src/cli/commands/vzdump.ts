@@ -1,0 +1,100 @@
+import { Command, Option } from 'commander';
+import { GuestvaultError } from '../../errors.js';
+import { localNodeName } from '../../jobs/index.js';
+import { TaskLog } from '../../tasks/index.js';
+import { runVzdump, type BackupMode } from '../../vzdump/index.js';
+import { currentAuthId } from '../context.js';
+import { printResult, withOutput, type OutputFormat } from '../output.js';
+
+interface VzdumpCli {
+  all?: boolean;
+  exclude?: string;
+  storage?: string;
+  mode: BackupMode;
+  stopwait: string;
+  lockwait: string;
+  script?: string;
+  notesTemplate?: string;
+  protected?: string;
+  pruneBackups?: string;
+  remove: string;
+  node?: string;
+  quiet?: boolean;
+  outputFormat: OutputFormat;
+}
+
+function minutes(v: string, what: string): number {
+  if (!/^\d+$/.test(v)) throw new GuestvaultError('E_USAGE', `--${what} must be whole minutes, not '${v}'`);
+  return Number(v);
+}
+
+export function vzdumpCommand(): Command {
+  return withOutput(new Command('vzdump')
+    .description('back up guests now, as Proxmox\'s vzdump: VMs into a datastore storage in stop, suspend or snapshot mode')
+    .argument('[vmid...]', 'guests to back up')
+    .option('--all', 'all guests on this node')
+    .option('--exclude <vmids>', 'guests to leave out (implies --all)')
+    .option('--storage <id>', 'target storage (storage.cfg; default local-store)')
+    .addOption(new Option('--mode <mode>', 'backup mode').choices(['snapshot', 'suspend', 'stop']).default('snapshot'))
+    .option('--stopwait <minutes>', 'how long to wait for a guest to shut down in stop mode', '10')
+    .option('--lockwait <minutes>', 'how long to wait for another backup of the same guest', '180')
+    .option('--script <path>', 'hook script, called with the phase, mode and vmid')
+    .option('--notes-template <template>', 'notes for each new backup ({{guestname}}, {{vmid}}, {{node}}, {{cluster}})')
+    .addOption(new Option('--protected <0|1>', 'mark the new backups protected').choices(['0', '1']))
+    .option('--prune-backups <keep>', 'retention instead of the storage\'s (keep-last=N,keep-daily=N,...)')
+    .addOption(new Option('--remove <0|1>', 'prune older backups afterwards').choices(['0', '1']).default('1'))
+    .option('--node <node>', 'only run on this node')
+    .option('--quiet', 'no log on stderr (the task log is still written)'))
+    .action(async (vmids: string[], o: VzdumpCli) => {
+      if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
+      if (!vmids.length && !o.all && !o.exclude) throw new GuestvaultError('E_USAGE', 'nothing to back up: give VMIDs or --all');
+      for (const id of vmids) if (!/^[1-9]\d{2,8}$/.test(id)) throw new GuestvaultError('E_USAGE', `invalid VMID '${id}'`);
+      const node = localNodeName();
+      if (o.node && o.node !== node) {
+        process.stderr.write(`not running: --node ${o.node} is not this node (${node})\n`);
+        return;
+      }
+      const options = {
+        vmid: vmids.length ? vmids : undefined,
+        all: o.all || !!o.exclude,
+        exclude: o.exclude?.split(/[,;\s]+/).filter(Boolean),
+        storage: o.storage,
+        mode: o.mode,
+        stopwait: minutes(o.stopwait, 'stopwait'),
+        lockwait: minutes(o.lockwait, 'lockwait'),
+        script: o.script,
+        'notes-template': o.notesTemplate,
+        protected: o.protected === '1',
+        'prune-backups': o.pruneBackups,
+        remove: o.remove !== '0',
+      };
+      const task = new TaskLog('vzdump', vmids.length === 1 ? vmids[0]! : '', currentAuthId(), o.quiet || o.outputFormat !== 'text' ? undefined : (l) => process.stderr.write(`${l}\n`));
+      // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (abort.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+        task.log(`received ${sig}: aborting the backup and cleaning up`);
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let status = '';
+      let snapshots: string[] = [];
+      let failed = 0;
+      try {
+        const r = await runVzdump(options, task, { user: currentAuthId(), node, signal: abort.signal });
+        snapshots = r.snapshots;
+        failed = r.failed;
+        status = task.finish(r.failed ? new GuestvaultError('E_JOB_ERRORS', `job errors (${r.failed} failed)`) : undefined);
+      } catch (err) {
+        task.finish(err);
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      printResult(o.outputFormat, { upid: task.upid, status, snapshots, log: task.path }, () => undefined);
+      if (abort.signal.aborted) process.exit(143);
+      if (failed) throw new GuestvaultError('E_JOB_ERRORS', `vzdump failed: ${status} (task log ${task.path})`);
+    });
+}

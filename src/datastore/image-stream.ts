@@ -1,0 +1,124 @@
+/**
+ * Back up a disk image that is read through a callback (an NBD export of a VM's point-in-time
+ * view) as a fixed index with 4 MiB chunks. Chunks the reader knows to be zero are not read;
+ * with a base (the previous snapshot's index and the chunks changed since), unchanged chunks
+ * take the previous digest and only changed ones are read.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_FIXED_CHUNK_SIZE, decodeFixedIndex, encodeFixedIndex, fixedChunkCount, type ManifestFile } from '../formats/index.js';
+import { Progress } from '../tasks/index.js';
+import { emptyStats, runBounded, type ArchiveStats, type BackupSession } from './backup-session.js';
+import { chunkPath, touchChunk } from './chunk-store.js';
+import type { StoreResult } from './chunk-task.js';
+import { formatSnapshot } from './names.js';
+
+export interface ImageReader {
+  size: number;
+  /** True when chunk `index` is known to hold only zeros (it is then not read). */
+  isZero(index: number): boolean;
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface ImageBase {
+  /** Digests of the previous snapshot's index of this image (same size and chunk size). */
+  digests: Buffer[];
+  /** Chunks changed since that snapshot; all others are taken from `digests`. */
+  changed(index: number): boolean;
+}
+
+export interface ImageStreamStats extends ArchiveStats {
+  /** Bytes actually read from the source. */
+  readBytes: number;
+  /** Chunks taken over from the base without reading. */
+  reusedChunks: number;
+}
+
+/** Why the previous snapshot's index of `file` cannot serve as a base, or the base's digests. */
+export function previousImageIndex(session: BackupSession, file: string, size: number): { digests: Buffer[]; csum: string } | { reason: string } {
+  const prev = session.previousManifest;
+  if (!prev || !session.previous) return { reason: 'there is no previous snapshot' };
+  const where = formatSnapshot(session.previous);
+  if ((prev.unprotected.verify_state as { state?: string } | undefined)?.state === 'failed') return { reason: `the previous snapshot ${where} failed verification` };
+  const entry = prev.files.find((f) => f.filename === file);
+  if (!entry) return { reason: `the previous snapshot ${where} has no ${file}` };
+  if (entry['crypt-mode'] !== session.cryptMode) return { reason: `the encryption changed since ${where} (${entry['crypt-mode']} → ${session.cryptMode})` };
+  if (session.crypt && prev.unprotected['key-fingerprint'] !== session.crypt.fingerprintString()) return { reason: `the encryption key changed since ${where}` };
+  try {
+    const index = decodeFixedIndex(readFileSync(join(session.store.snapshotDir(session.previous), file)), `${where}/${file}`);
+    if (index.csum.toString('hex') !== entry.csum) return { reason: `the index ${where}/${file} does not match its manifest` };
+    if (index.size !== size || index.chunkSize !== DEFAULT_FIXED_CHUNK_SIZE) return { reason: `the disk size changed since ${where}` };
+    return { digests: index.digests, csum: entry.csum };
+  } catch (err) {
+    return { reason: `cannot read ${where}/${file}: ${(err as Error).message}` };
+  }
+}
+
+export async function addImageStream(session: BackupSession, name: string, reader: ImageReader, base?: ImageBase): Promise<ImageStreamStats> {
+  const file = `${name}.fidx`;
+  session.checkArchiveName(file);
+  const { size } = reader;
+  const chunkSize = DEFAULT_FIXED_CHUNK_SIZE;
+  const count = fixedChunkCount(size, chunkSize);
+  const digests: Buffer[] = new Array(count);
+  const stats: ImageStreamStats = { ...emptyStats(name, size), readBytes: 0, reusedChunks: 0 };
+  const started = Date.now();
+  const progress = new Progress(name, size, session.progressSink);
+  const pool = session.pool;
+  const key = session.crypt?.encKey;
+  // One zero chunk per distinct length (only the last chunk can be shorter), stored once; the
+  // job that stores it uses its pool slot for that, every other zero chunk gives its slot back.
+  const zeroDigests = new Map<number, Promise<StoreResult>>();
+  const zeroChunk = (length: number): { result: Promise<StoreResult>; first: boolean } => {
+    const known = zeroDigests.get(length);
+    if (known) return { result: known, first: false };
+    const result = pool.run({ op: 'store-data', store: session.store.path, data: new Uint8Array(length), key, compress: true });
+    zeroDigests.set(length, result);
+    return { result, first: true };
+  };
+  await runBounded(pool, count, async (i) => {
+    const offset = i * chunkSize;
+    const length = Math.min(chunkSize, size - offset);
+    if (base && !base.changed(i) && base.digests[i] && touchChunk(chunkPath(session.store.path, base.digests[i]!.toString('hex')))) {
+      digests[i] = base.digests[i]!;
+      stats.chunks++;
+      stats.duplicateChunks++;
+      stats.reusedChunks++;
+      pool.cancelSlot();
+      progress.add(length);
+      return;
+    }
+    if (reader.isZero(i)) {
+      const z = zeroChunk(length);
+      if (!z.first) pool.cancelSlot();
+      const r = await z.result;
+      digests[i] = Buffer.from(r.digest, 'hex');
+      session.chunkStored(stats, z.first ? { ...r, zero: true } : { ...r, zero: true, status: 'duplicate', encodedSize: 0 });
+      progress.add(length);
+      return;
+    }
+    const data = await reader.read(offset, length);
+    stats.readBytes += length;
+    // A buffer that owns its memory moves to the worker instead of being copied.
+    const own = data.byteOffset === 0 && data.buffer.byteLength === data.length;
+    const r = await pool.run({ op: 'store-data', store: session.store.path, data, key, compress: true }, own ? [data.buffer as ArrayBuffer] : undefined);
+    digests[i] = Buffer.from(r.digest, 'hex');
+    session.chunkStored(stats, r);
+    progress.add(length);
+  });
+  progress.finish();
+  stats.seconds = (Date.now() - started) / 1000;
+  const index = encodeFixedIndex({ size, chunkSize, digests, ctime: Math.floor(Date.now() / 1000) });
+  session.writeFileAtomic(file, index);
+  const entry: ManifestFile = { filename: file, 'crypt-mode': session.cryptMode, size, csum: index.subarray(32, 64).toString('hex') };
+  session.addIndexFile(entry, stats);
+  return stats;
+}
+
+/** sha256 of a fixed index's digests, as stored in its header: what a manifest's csum says. */
+export function indexCsum(digests: readonly Buffer[]): string {
+  const h = createHash('sha256');
+  for (const d of digests) h.update(d);
+  return h.digest('hex');
+}

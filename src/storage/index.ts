@@ -1,0 +1,3 @@
+/** storage.cfg and the storages behind it: dir storages (disk volumes) and datastore storages. */
+export * from './storage-config.js';
+export * from './volumes.js';

@@ -1,0 +1,100 @@
+/**
+ * `storage.cfg` in Proxmox's section-config style. Two kinds for now:
+ *
+ *   dir: local                      datastore: local-store
+ *   	path /var/lib/guestvault        	datastore local
+ *   	content images,backup
+ *
+ * Without a file, the embedded default applies: `local` (dir, GUESTVAULT_HOME, guest disks) and
+ * `local-store` (the default datastore `local`).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { GuestvaultError, errnoCode } from '../errors.js';
+import { etcPath, guestvaultHome } from '../home.js';
+import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
+
+export type StorageType = 'dir' | 'datastore';
+export const DEFAULT_DIR_STORAGE = 'local';
+export const DEFAULT_DATASTORE_STORAGE = 'local-store';
+
+export interface StorageConfig {
+  id: string;
+  type: StorageType;
+  /** dir: the base directory (disk volumes under images/<vmid>/, archives under dump/). */
+  path?: string;
+  /** datastore: the name of a datastore in datastore.cfg. */
+  datastore?: string;
+  content?: string;
+  'prune-backups'?: string;
+  'max-protected-backups'?: string;
+  comment?: string;
+  disable?: string;
+}
+
+const KEYS: Record<StorageType, Set<string>> = {
+  dir: new Set(['path', 'content', 'prune-backups', 'max-protected-backups', 'comment', 'disable', 'shared', 'nodes']),
+  datastore: new Set(['datastore', 'content', 'namespace', 'prune-backups', 'comment', 'disable', 'nodes', 'encryption-key']),
+};
+
+export function storageConfigFile(): string {
+  return etcPath('storage.cfg');
+}
+
+export function defaultStorages(): StorageConfig[] {
+  return [
+    { id: DEFAULT_DIR_STORAGE, type: 'dir', path: guestvaultHome(), content: 'images,backup' },
+    { id: DEFAULT_DATASTORE_STORAGE, type: 'datastore', datastore: 'local', content: 'backup' },
+  ];
+}
+
+export function loadStorages(): StorageConfig[] {
+  const file = storageConfigFile();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return defaultStorages();
+    throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseSectionConfig(text, file).map((s) => {
+    if (s.type !== 'dir' && s.type !== 'datastore') {
+      throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown storage type '${s.type}' (known: dir, datastore)`);
+    }
+    const type = s.type as StorageType;
+    for (const k of Object.keys(s.props)) {
+      if (!KEYS[type].has(k)) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown property '${k}' in ${type} storage '${s.id}'`);
+    }
+    if (type === 'dir' && !s.props.path) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: dir storage '${s.id}' has no path`);
+    if (type === 'datastore' && !s.props.datastore) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: datastore storage '${s.id}' names no datastore`);
+    return { id: s.id, type, ...s.props } as StorageConfig;
+  });
+}
+
+export function saveStorages(storages: readonly StorageConfig[]): void {
+  const file = storageConfigFile();
+  mkdirSync(dirname(file), { recursive: true });
+  const text = writeSectionConfig(storages.map(({ id, type, ...props }) => ({
+    type,
+    id,
+    props: Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as Record<string, string>,
+  })));
+  const tmp = `${file}.tmp.${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+export function findStorage(id: string): StorageConfig {
+  const all = loadStorages();
+  const found = all.find((s) => s.id === id);
+  if (!found) {
+    throw new GuestvaultError('E_STORAGE_UNKNOWN', `unknown storage '${id}' (known: ${all.map((s) => `${s.id} (${s.type})`).join(', ') || 'none'})`);
+  }
+  if (found.disable === '1') throw new GuestvaultError('E_STORAGE_DISABLED', `storage '${id}' is disabled`);
+  return found.type === 'dir' ? { ...found, path: resolve(found.path!) } : found;
+}
+
+export function storageHasContent(s: StorageConfig, content: 'images' | 'backup'): boolean {
+  const list = s.content ?? (s.type === 'datastore' ? 'backup' : 'images,backup');
+  return list.split(',').map((c) => c.trim()).includes(content);
+}

@@ -1,0 +1,109 @@
+/**
+ * Disk volumes on `dir` storages: `<storage>:<vmid>/vm-<vmid>-disk-<n>.<qcow2|raw>` lives at
+ * `<path>/images/<vmid>/vm-<vmid>-disk-<n>.<fmt>` (the short form `<storage>:vm-<vmid>-disk-<n>.<fmt>`
+ * is accepted too). Volumes are created and inspected with qemu-img.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { GuestvaultError } from '../errors.js';
+import { findStorage, storageHasContent, type StorageConfig } from './storage-config.js';
+
+export type VolumeFormat = 'qcow2' | 'raw';
+
+export interface Volume {
+  storage: string;
+  /** Volume name as in the volid (after the colon). */
+  name: string;
+  vmid: string;
+  path: string;
+  format: VolumeFormat;
+}
+
+export function splitVolid(volid: string): { storage: string; volume: string } {
+  const m = /^([A-Za-z][A-Za-z0-9._-]*):(.+)$/.exec(volid);
+  if (!m) throw new GuestvaultError('E_VOLUME', `invalid volume id '${volid}' (expected '<storage>:<volume>')`);
+  return { storage: m[1]!, volume: m[2]! };
+}
+
+/** Resolve a volid on a dir storage to its file; the storage must exist and hold images. */
+export function resolveVolume(volid: string): Volume {
+  const { storage, volume } = splitVolid(volid);
+  const cfg = imageStorage(storage);
+  const m = /^(?:(\d+)\/)?(vm-(\d+)-disk-\d+\.(qcow2|raw))$/.exec(volume);
+  if (!m || (m[1] !== undefined && m[1] !== m[3])) {
+    throw new GuestvaultError('E_VOLUME', `invalid volume name '${volume}' on storage '${storage}' (expected '<vmid>/vm-<vmid>-disk-<n>.qcow2' or '.raw')`);
+  }
+  const vmid = m[3]!;
+  return { storage, name: volume, vmid, path: join(cfg.path!, 'images', vmid, m[2]!), format: m[4] as VolumeFormat };
+}
+
+/** A storage that can hold disk images. */
+export function imageStorage(id: string): StorageConfig {
+  const cfg = findStorage(id);
+  if (cfg.type !== 'dir' || !storageHasContent(cfg, 'images')) {
+    throw new GuestvaultError('E_STORAGE_CONTENT', `storage '${id}' (${cfg.type}) cannot hold disk images; use a dir storage with content 'images'`);
+  }
+  return cfg;
+}
+
+function qemuImg(args: string[], what: string): string {
+  const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
+  if (r.error) {
+    throw new GuestvaultError('E_QEMU_MISSING', `cannot run qemu-img to ${what}: ${r.error.message} (install the Debian package qemu-utils)`);
+  }
+  if (r.status !== 0) {
+    const msg = r.stderr.trim().replace(/^qemu-img: /, '');
+    if (/No space left/.test(msg)) throw new GuestvaultError('E_DISK_FULL', `cannot ${what}: no space left on the storage (${msg})`);
+    throw new GuestvaultError('E_VOLUME', `cannot ${what}: ${msg}`);
+  }
+  return r.stdout;
+}
+
+/** Next free `vm-<vmid>-disk-<n>` name on a storage. */
+function nextDiskName(dir: string, vmid: string, format: VolumeFormat): string {
+  const used = new Set(existsSync(dir) ? readdirSync(dir).map((f) => /^vm-\d+-disk-(\d+)\./.exec(f)?.[1]).filter((n) => n !== undefined) : []);
+  let n = 0;
+  while (used.has(String(n))) n++;
+  return `vm-${vmid}-disk-${n}.${format}`;
+}
+
+/** Create an empty volume of `size` bytes (sparse raw or qcow2); returns its volid. */
+export function allocateVolume(storage: string, vmid: string, size: number, format: VolumeFormat = 'qcow2'): string {
+  const cfg = imageStorage(storage);
+  const dir = join(cfg.path!, 'images', vmid);
+  mkdirSync(dir, { recursive: true });
+  const file = nextDiskName(dir, vmid, format);
+  const path = join(dir, file);
+  qemuImg(['create', '-q', '-f', format, ...(format === 'qcow2' ? ['-o', 'cluster_size=65536,lazy_refcounts=on'] : []), path, String(size)], `create ${format} volume ${path}`);
+  return `${storage}:${vmid}/${file}`;
+}
+
+/** Copy an existing image (any format qemu-img reads) into a new volume. */
+export function importVolume(storage: string, vmid: string, source: string, format: VolumeFormat = 'qcow2'): string {
+  if (!existsSync(source)) throw new GuestvaultError('E_SOURCE_MISSING', `image to import ${source} does not exist`);
+  const cfg = imageStorage(storage);
+  const dir = join(cfg.path!, 'images', vmid);
+  mkdirSync(dir, { recursive: true });
+  const file = nextDiskName(dir, vmid, format);
+  qemuImg(['convert', '-q', '-O', format, source, join(dir, file)], `import ${source}`);
+  return `${storage}:${vmid}/${file}`;
+}
+
+export interface VolumeInfo {
+  virtualSize: number;
+  actualSize: number;
+  format: string;
+}
+
+/** Size and format from qemu-img (-U: also while QEMU holds the image open). */
+export function volumeInfo(path: string): VolumeInfo {
+  if (!existsSync(path)) throw new GuestvaultError('E_VOLUME_MISSING', `disk image ${path} does not exist`);
+  const info = JSON.parse(qemuImg(['info', '-U', '--output=json', path], `inspect ${path}`)) as { 'virtual-size': number; 'actual-size'?: number; format: string };
+  return { virtualSize: info['virtual-size'], actualSize: info['actual-size'] ?? statSync(path).blocks * 512, format: info.format };
+}
+
+export function freeVolume(volid: string): void {
+  const v = resolveVolume(volid);
+  rmSync(v.path, { force: true });
+}

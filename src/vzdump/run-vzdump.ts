@@ -1,0 +1,101 @@
+/**
+ * A vzdump run: every selected guest, one after another, into one storage; a failing guest does
+ * not stop the others. Per guest: backup session, the guest's backup, finish, notes, protection,
+ * prune by retention, and the hook phases backup-end / backup-abort / log-end.
+ */
+import {
+  BackupSession, formatSnapshot, pruneGroup, setNotes, setProtected, summaryLine, type GroupRef,
+} from '../datastore/index.js';
+import { parseKeepOptions } from '../retention/index.js';
+import { logSink, type TaskLog } from '../tasks/index.js';
+import { openBackupStorage } from './backup-storage.js';
+import { runHook } from './hook-script.js';
+import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
+
+export interface VzdumpOptions extends VzdumpSelection {
+  storage?: string;
+  'prune-backups'?: string;
+  /** Prune after the backup (default true). */
+  remove?: boolean;
+  'notes-template'?: string;
+  protected?: boolean;
+  /** Minutes to wait for another backup of the same guest (default 180). */
+  lockwait?: number;
+}
+
+export interface VzdumpRunResult {
+  failed: number;
+  snapshots: string[];
+}
+
+export function renderNotes(template: string, t: BackupTarget, node: string): string {
+  return template
+    .replace(/\{\{guestname\}\}/g, t.name)
+    .replace(/\{\{vmid\}\}/g, t.group.id)
+    .replace(/\{\{node\}\}/g, node)
+    .replace(/\{\{cluster\}\}/g, 'guestvault')
+    .replace(/\\n/g, '\n')
+    .replace(/\\\\/g, '\\');
+}
+
+export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user: string; node: string; signal?: AbortSignal }): Promise<VzdumpRunResult> {
+  const result: VzdumpRunResult = { failed: 0, snapshots: [] };
+  const target = openBackupStorage(opts.storage);
+  const targets = engines.flatMap((e) => e.select(opts, ctx.node));
+  const known = new Set(engines.flatMap((e) => e.guestIds(ctx.node)));
+  for (const id of opts.vmid ?? []) {
+    if (!known.has(id)) {
+      task.log(`ERROR: guest ${id}: unknown guest on node ${ctx.node} (no config ${id}.conf)`);
+      result.failed++;
+    }
+  }
+  if (targets.length === 0 && result.failed === 0) task.warn('no guest selected on this node');
+  const keep = opts['prune-backups'] ?? target.pruneBackups;
+  for (const t of targets) {
+    if (ctx.signal?.aborted) break;
+    const group: GroupRef = { ns: [], ...t.group };
+    const hooks = t.hook && opts.script
+      ? { script: opts.script, mode: opts.mode, vmid: t.hook.vmid, env: { STOREID: target.id, VMTYPE: t.hook.vmtype, HOSTNAME: t.name, TARGET: `${target.store.name}:${t.group.type}/${t.group.id}` }, log: (l: string) => task.log(l) }
+      : undefined;
+    const started = Date.now();
+    task.log(`Starting Backup of ${t.label} into storage '${target.id}' (datastore '${target.store.name}')`);
+    try {
+      const session = await BackupSession.start(target.store, group, {
+        owner: ctx.user, notice: (m) => task.log(m), lockWaitMs: (opts.lockwait ?? 180) * 60_000, progress: logSink((l) => task.log(l)),
+      });
+      let snapName: string;
+      try {
+        await t.backup(session, target.id, { log: (m) => task.log(m), warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal });
+        const snap = await session.finish();
+        snapName = formatSnapshot(snap);
+        result.snapshots.push(snapName);
+        for (const st of session.stats) if (t.group.type !== 'vm') task.log(`${t.label}: ${summaryLine(st)}`);
+        task.log(`${t.label}: snapshot ${snapName} finished`);
+        if (opts['notes-template']) await setNotes(target.store, snap, renderNotes(opts['notes-template'], t, ctx.node));
+        if (opts.protected) setProtected(target.store, snap, true);
+      } catch (err) {
+        await session.abort();
+        throw err;
+      }
+      if (keep && opts.remove !== false) {
+        const entries = await pruneGroup(target.store, group, parseKeepOptions(keep), { dryRun: false });
+        const removed = entries.filter((e) => e.removed);
+        task.log(`${t.label}: prune older backups with retention ${keep}: ${removed.length} of ${entries.length} snapshot(s) removed`);
+        for (const e of removed) task.log(`  removed ${e.snapshot}: ${e.reason}`);
+      }
+      if (hooks) await runHook({ ...hooks, env: { ...hooks.env, TARGET: `${target.store.name}:${snapName}` } }, 'backup-end');
+      task.log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
+    } catch (err) {
+      result.failed++;
+      task.log(`ERROR: Backup of ${t.label} failed - ${err instanceof Error ? err.message : String(err)}`);
+      if (hooks) await runHook(hooks, 'backup-abort').catch((e: Error) => task.log(`ERROR: ${e.message}`));
+    }
+    if (hooks) await runHook(hooks, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
+  }
+  return result;
+}
+
+function formatElapsed(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,88 @@
+/**
+ * What a vzdump run backs up: each kind of guest (VMs, the host's paths, later containers) turns
+ * a selection (ids, all, exclude) into targets, one backup group each.
+ */
+import { addSpecs, parseBackupSpec, type BackupSession, type GroupRef } from '../datastore/index.js';
+import { listVmids, loadVm } from '../guests/index.js';
+import { backupVm, type BackupMode } from './vm-backup.js';
+
+export interface TargetIo {
+  log: (line: string) => void;
+  warn: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface VzdumpSelection {
+  vmid?: string[];
+  all?: boolean;
+  exclude?: string[];
+  mode: BackupMode;
+  stopwait?: number;
+  script?: string;
+  'host-backup'?: string[];
+}
+
+/** One guest (or the host) that a run backs up into one backup group. */
+export interface BackupTarget {
+  label: string;
+  group: Omit<GroupRef, 'ns'>;
+  /** Values for the notes template. */
+  name: string;
+  /** vmid and type for hook scripts (`qemu`), when the target is a guest. */
+  hook?: { vmid: string; vmtype: string };
+  backup(session: BackupSession, storage: string, io: TargetIo): Promise<void>;
+}
+
+export interface GuestEngine {
+  kind: string;
+  /** Targets of this kind that the selection names. */
+  select(sel: VzdumpSelection, node: string): BackupTarget[];
+  /** Ids of the guests of this kind on this node (for `all` and for reporting unknown ids). */
+  guestIds(node: string): string[];
+}
+
+/** Host backups of the paths in `host-backup`, as group host/<node>. */
+export const hostEngine: GuestEngine = {
+  kind: 'host',
+  guestIds: () => [],
+  select(sel, node) {
+    if (!sel['host-backup']) return [];
+    const specs = sel['host-backup'].map(parseBackupSpec);
+    return [{
+      label: `host/${node}`,
+      group: { type: 'host', id: node },
+      name: node,
+      backup: (session, _storage, io) => addSpecs(session, specs, { skipUnchanged: true, warn: io.warn }),
+    }];
+  },
+};
+
+/** QEMU VMs of this node (their configs under GUESTVAULT_HOME/guests). */
+export const qemuEngine: GuestEngine = {
+  kind: 'qemu',
+  guestIds: () => listVmids(),
+  select(sel) {
+    const known = new Set(listVmids());
+    const exclude = new Set(sel.exclude ?? []);
+    const ids = sel.all || (sel.exclude && !sel.vmid) ? [...known].filter((id) => !exclude.has(id)) : (sel.vmid ?? []).filter((id) => known.has(id));
+    return ids.sort((a, b) => Number(a) - Number(b)).map((vmid) => {
+      let name = `vm${vmid}`;
+      try {
+        name = loadVm(vmid).props.name ?? name;
+      } catch {
+        // An unreadable config fails in backup() with the details.
+      }
+      return {
+        label: `VM ${vmid}`,
+        group: { type: 'vm', id: vmid },
+        name,
+        hook: { vmid, vmtype: 'qemu' },
+        backup: async (session, storage, io) => {
+          await backupVm(session, vmid, { mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal });
+        },
+      };
+    });
+  },
+};
+
+export const engines: GuestEngine[] = [qemuEngine, hostEngine];
