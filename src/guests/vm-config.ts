@@ -75,7 +75,8 @@ export function parseAgentOption(v: string | undefined): AgentOption {
   if (v === undefined) return { enabled: false, freezeFs: true };
   const out: AgentOption = { enabled: false, freezeFs: true };
   for (const [i, part] of v.split(',').entries()) {
-    const [k, val] = part.includes('=') ? part.split('=', 2) as [string, string] : [i === 0 ? 'enabled' : part, ''];
+    // The first value may stand alone (`agent: 1`); it is then the `enabled` flag.
+    const [k, val] = part.includes('=') ? part.split('=', 2) as [string, string] : i === 0 ? ['enabled', part] : [part, ''];
     const bool = /^(1|0|yes|no|on|off|true|false)$/.test(val) ? /^(1|yes|on|true)$/.test(val) : undefined;
     if ((k === 'enabled' || k === 'freeze-fs' || k === 'freeze-fs-on-backup' || k === 'fstrim_cloned_disks') && bool === undefined) {
       throw new Error(`agent option '${k}' needs 0 or 1, not '${val}'`);

@@ -5,3 +5,4 @@ export * from './bitmap-state.js';
 export * from './targets.js';
 export * from './run-vzdump.js';
 export * from './backup-storage.js';
+export * from './vm-restore.js';

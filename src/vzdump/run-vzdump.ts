@@ -65,7 +65,8 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
       });
       let snapName: string;
       try {
-        await t.backup(session, target.id, { log: (m) => task.log(m), warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal });
+        const effective = await t.backup(session, target.id, { log: (m) => task.log(m), warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal });
+        if (hooks && effective) hooks.mode = effective as typeof hooks.mode;
         const snap = await session.finish();
         snapName = formatSnapshot(snap);
         result.snapshots.push(snapName);

@@ -30,7 +30,8 @@ export interface BackupTarget {
   name: string;
   /** vmid and type for hook scripts (`qemu`), when the target is a guest. */
   hook?: { vmid: string; vmtype: string };
-  backup(session: BackupSession, storage: string, io: TargetIo): Promise<void>;
+  /** Back up into the session; returns the effective mode when it differs (a stopped VM: stop). */
+  backup(session: BackupSession, storage: string, io: TargetIo): Promise<string | void>;
 }
 
 export interface GuestEngine {
@@ -78,7 +79,8 @@ export const qemuEngine: GuestEngine = {
         name,
         hook: { vmid, vmtype: 'qemu' },
         backup: async (session, storage, io) => {
-          await backupVm(session, vmid, { mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal });
+          const r = await backupVm(session, vmid, { mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal });
+          return r.mode;
         },
       };
     });

@@ -115,6 +115,9 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
     log(`VM ${vmid} running again: stopped for ${took.toFixed(1)} s`);
   };
 
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) throw new GuestvaultError('E_INTERRUPTED', 'backup interrupted by signal');
+  };
   try {
     const { included, excluded } = backupDisks(conf);
     for (const e of excluded) log(`exclude disk '${e.disk.key}' '${e.disk.volid}' (${e.reason})`);
@@ -168,9 +171,11 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
       log('resuming VM again');
       await restartIfStopped();
     }
+    checkAbort();
     const exported = await exportView(qmp, paths, prepared.map((p, i) => ({ ...p, bitmap: requests[i]!.bitmap })));
     const records: Record<string, BitmapRecord> = {};
     for (const [i, disk] of exported.entries()) {
+      checkAbort();
       const reader = await openNbdDisk(paths.nbd, disk.exportName, disk.dirtyContext, opts.signal);
       readers.push(reader);
       const archive = `drive-${disk.key}.img`;
