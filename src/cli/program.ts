@@ -14,6 +14,7 @@ import { pruneCommand, pruneDatastoreCommand } from './commands/prune.js';
 import { retentionCommand } from './commands/retention.js';
 import { vmCommand } from './commands/vm.js';
 import { vzdumpCommand } from './commands/vzdump.js';
+import { qmrestoreCommand } from './commands/qmrestore.js';
 import { forgetCommand, notesCommand, protectCommand } from './commands/snapshot-admin.js';
 
 export function buildProgram(): Command {
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
     pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand(),
-    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand()]) {
+    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

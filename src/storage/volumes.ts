@@ -68,6 +68,11 @@ function nextDiskName(dir: string, vmid: string, format: VolumeFormat): string {
   return `vm-${vmid}-disk-${n}.${format}`;
 }
 
+/** qemu-img creation options of new and restored volumes. */
+function formatOptions(format: VolumeFormat): string[] {
+  return format === 'qcow2' ? ['-o', 'cluster_size=65536,lazy_refcounts=on'] : [];
+}
+
 /** Create an empty volume of `size` bytes (sparse raw or qcow2); returns its volid. */
 export function allocateVolume(storage: string, vmid: string, size: number, format: VolumeFormat = 'qcow2'): string {
   const cfg = imageStorage(storage);
@@ -75,7 +80,7 @@ export function allocateVolume(storage: string, vmid: string, size: number, form
   mkdirSync(dir, { recursive: true });
   const file = nextDiskName(dir, vmid, format);
   const path = join(dir, file);
-  qemuImg(['create', '-q', '-f', format, ...(format === 'qcow2' ? ['-o', 'cluster_size=65536,lazy_refcounts=on'] : []), path, String(size)], `create ${format} volume ${path}`);
+  qemuImg(['create', '-q', '-f', format, ...formatOptions(format), path, String(size)], `create ${format} volume ${path}`);
   return `${storage}:${vmid}/${file}`;
 }
 
@@ -106,4 +111,12 @@ export function volumeInfo(path: string): VolumeInfo {
 export function freeVolume(volid: string): void {
   const v = resolveVolume(volid);
   rmSync(v.path, { force: true });
+}
+
+/**
+ * Write a raw image into a file of `format` (qemu-img convert): runs of zeros of 4 KiB or more
+ * stay holes (raw) or unallocated clusters (qcow2). `target` is created or replaced.
+ */
+export function convertRawImage(source: string, target: string, format: VolumeFormat): void {
+  qemuImg(['convert', '-q', '-f', 'raw', '-O', format, '-S', '4k', ...formatOptions(format), source, target], `convert ${source} to ${format}`);
 }
