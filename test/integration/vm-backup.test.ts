@@ -213,6 +213,22 @@ describe('vzdump of a running VM (no guest OS)', () => {
   });
 });
 
+describe('guest agent configured but not running', () => {
+  it('logs why there is no freeze and goes on crash-consistent', () => {
+    expect(gv('vm', 'set', '100', '--agent', '1').code).toBe(0);
+    try {
+      const started = Date.now();
+      const r = gv('vzdump', '100');
+      expect(r.code, r.stderr).toBe(0);
+      expect(taskLog(r.stderr)).toMatch(/WARN: VM 100: skipping guest filesystem freeze - agent configured but not running\?/);
+      expect(r.stderr).toMatch(/TASK WARNINGS: 1/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      expect(gv('vm', 'set', '100', '--agent', '0').code).toBe(0);
+    }
+  });
+});
+
 describe('bad input', () => {
   it('unknown VMID, invalid VMID, conflicting options', () => {
     const r = gv('vzdump', '999');

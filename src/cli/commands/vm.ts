@@ -252,8 +252,9 @@ export function vmCommand(): Command {
           }
         }
         for (const k of Object.keys(conf.props)) if (/^unused\d+$/.test(k) && !o.keepDisks) {
+          const volid = conf.props[k]!.split(',')[0]!;
           try {
-            freeVolume(conf.props[k]!.split(',')[0]!);
+            if (resolveVolume(volid).vmid === vmid) freeVolume(volid);
           } catch { /* not a volume we manage */ }
         }
         removeVmConfig(vmid);
