@@ -1,33 +1,73 @@
 #!/usr/bin/env bash
 # Set up guestvault from a checkout and run the main job on the embedded default:
-# create the default datastore, back up a sample disk image and a sample directory,
-# list the snapshots, restore both and show they are identical to the originals.
+# the default datastore and storages, a small demo VM (created once: the Linux test guest with an
+# ext4 data disk holding sample files and qemu-ga), a snapshot-mode backup of the running VM with
+# a guest filesystem freeze, a restore as a new VM, and proof that the disks are identical; plus a
+# host backup of a sample directory restored and compared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export GUESTVAULT_HOME="${GUESTVAULT_HOME:-$PWD/var}"
 gv() { node bin/guestvault.js "$@"; }
+last_snapshot() { gv snapshots --store local "$1" --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).at(-1).snapshot))'; }
 sample="$GUESTVAULT_HOME/sample"
 restored="$GUESTVAULT_HOME/restored"
+demo=100
+copy=900
 
 echo "== embedded default in $GUESTVAULT_HOME"
 gv init
 echo "== sample data"
-node scripts/sample-data.js "$sample" 256
-echo "== back up the disk image (as VM 100) and the directory (as host/demo)"
-gv backup --store local --backup-type vm --backup-id 100 disk.img:"$sample/disk.img"
-gv backup --store local --backup-type host --backup-id demo root.tar:"$sample/dir"
-echo "== snapshots"
-gv snapshots --store local
-echo "== restore"
+node scripts/sample-data.js "$sample" 64
+
+if ! gv vm config "$demo" >/dev/null 2>&1; then
+  echo "== creating the demo VM $demo (test guest kernel + qemu-ga; an ext4 disk with the sample files)"
+  guest_dir=$(bash scripts/build-test-guest.sh)
+  truncate -s 256M "$sample/vm-disk.raw"
+  mkfs.ext4 -q -F -d "$sample/dir" "$sample/vm-disk.raw"
+  gv vm create "$demo" --name demo --memory 512 --agent 1 --virtio0 "local:0,import-from=$sample/vm-disk.raw" \
+    --args "-no-reboot -kernel $guest_dir/vmlinuz -initrd $guest_dir/initrd.img -append \"console=ttyS0 panic=-1 quiet loglevel=3\""
+  rm -f "$sample/vm-disk.raw"
+fi
+if [ "$(gv vm status "$demo" --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).status))')" != running ]; then
+  gv vm start "$demo"
+fi
+echo "== waiting for the guest agent of VM $demo (the guest boots in about 8 s without KVM)"
+node --input-type=module -e "
+import { AgentClient } from './dist/guests/index.js';
+const sock = process.env.GUESTVAULT_HOME + '/run/qemu/$demo.qga';
+for (let i = 0; i < 240; i++) {
+  try { const a = await AgentClient.connect(sock, { timeoutMs: 1000 }); await a.ping({ timeoutMs: 1000 }); await a.close(); console.log('guest agent answers'); process.exit(0); }
+  catch { await new Promise((r) => setTimeout(r, 500)); }
+}
+console.log('guest agent not answering: the backup will be crash-consistent');
+"
+
+echo "== back up VM $demo in snapshot mode into storage local-store (datastore local)"
+gv vzdump "$demo" --mode snapshot --storage local-store
+snap=$(last_snapshot "vm/$demo")
+
+echo "== restore $snap as VM $copy"
+gv vm stop "$copy" >/dev/null 2>&1 || true
+gv qmrestore "local-store:backup/$snap" "$copy" --force
+gv vm config "$copy"
+
+echo "== compare: the restored VM's disk against the backed-up disk"
 rm -rf "$restored" && mkdir -p "$restored"
-vm=$(gv snapshots --store local vm/100 --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).at(-1).snapshot))')
-host=$(gv snapshots --store local host/demo --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).at(-1).snapshot))')
-gv restore --store local "$vm" disk.img "$restored/disk.img"
-gv restore --store local "$host" root.tar "$restored/dir"
-echo "== compare"
-cmp "$sample/disk.img" "$restored/disk.img" && echo "disk image: identical ($(stat -c %s "$sample/disk.img") bytes)"
+gv restore --store local "$snap" drive-virtio0.img "$restored/snapshot-disk.raw"
+copy_disk=$(gv vm config "$copy" --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s).virtio0.split(",")[0];const [st,vol]=v.split(":");console.log(process.env.GUESTVAULT_HOME+"/images/"+vol)})')
+qemu-img compare -U "$restored/snapshot-disk.raw" "$copy_disk"
+
+echo "== host backup of a directory (host/demo), restored and compared"
+gv backup --store local --backup-type host --backup-id demo root.tar:"$sample/dir"
+gv restore --store local "$(last_snapshot host/demo)" root.tar "$restored/dir"
 echo -n "directory: " && node scripts/compare-trees.js "$sample/dir" "$restored/dir"
+
+echo "== snapshots and verification"
+gv snapshots --store local
 gv verify --store local
-echo "== default backup jobs (run by 'node bin/guestvault.js daemon')"
+echo "== VMs"
+gv vm list
+echo "== default backup jobs (run by 'node bin/guestvault.js daemon'): they back up all VMs into local-store"
 gv job list
+echo "VM $demo keeps running; stop it with: GUESTVAULT_HOME=$GUESTVAULT_HOME node bin/guestvault.js vm shutdown $demo"
