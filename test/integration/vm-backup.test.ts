@@ -213,6 +213,36 @@ describe('vzdump of a running VM (no guest OS)', () => {
   });
 });
 
+describe('jobs and storages', () => {
+  it('a backup job selecting the VM backs it up as a task', () => {
+    expect(gv('job', 'create', 'vms', '--schedule', 'daily', '--vmid', '100', '--storage', 'local-store', '--mode', 'suspend', '--notes-template', '{{guestname}} ({{vmid}})').code).toBe(0);
+    const r = gv('job', 'run-now', 'vms');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resumed VM 100: paused for \d+ ms/);
+    expect(r.stdout).toMatch(/TASK OK/);
+    const snaps = env.json<Array<{ snapshot: string; comment: string }>>(['snapshots', '--store', 'local', 'vm/100']);
+    expect(snaps.at(-1)!.comment).toBe('web (100)');
+    expect(gv('job', 'delete', 'vms').code).toBe(0);
+  });
+
+  it('a full datastore fails the backup with a clear error and leaves the VM as it was', () => {
+    const mnt = join(env.dir, 'small');
+    execFileSync('mkdir', ['-p', mnt]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', mnt]);
+    try {
+      expect(gv('datastore', 'create', 'small', join(mnt, 'ds')).code).toBe(0);
+      const r = gv('vzdump', '100', '--storage', 'small');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/Backup of VM 100 failed - .*(full|no space)/i);
+      expect(env.json<{ qmpstatus: string }>(['vm', 'status', '100']).qmpstatus).toBe('running');
+      expect(readFileSync(join(env.home, 'guests/100.conf'), 'utf8')).not.toMatch(/^lock:/m);
+      expect(env.json<Snap[]>(['snapshots', '--store', 'small'])).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
+
 describe('guest agent configured but not running', () => {
   it('logs why there is no freeze and goes on crash-consistent', () => {
     expect(gv('vm', 'set', '100', '--agent', '1').code).toBe(0);
