@@ -298,6 +298,7 @@ async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Pro
       disks.push({ key: p.key, volid, size });
     }
     checkAborted(opts.signal);
+    if (old) keepExcludedDisks(old, props, log);
     const conf: VmConfig = { vmid, props, ...(backup.conf.description !== undefined ? { description: backup.conf.description } : {}) };
     await withVmConfigLock(vmid, () => {
       if (!vmExists(vmid) || loadVm(vmid).props.lock !== RESTORE_LOCK) {
@@ -323,7 +324,8 @@ async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Pro
     await pool.close();
   }
   if (old) {
-    for (const v of ownedVolumes(old)) {
+    const kept = new Set(Object.values(props).map((v) => v.split(',')[0]));
+    for (const v of ownedVolumes(old).filter((o) => !kept.has(o.volid))) {
       try {
         freeVolume(v.volid);
         log(`removed old volume ${v.volid} (was ${v.key})`);
@@ -333,6 +335,28 @@ async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Pro
     }
   }
   return { vmid, config: props, disks };
+}
+
+/**
+ * Restoring over an existing VM keeps the disks that were excluded from backups (backup=0), as
+ * Proxmox does: they hold data the backup never had. Each stays under its key when the restored
+ * config leaves that key free, otherwise it becomes an unusedN volume.
+ */
+function keepExcludedDisks(old: VmConfig, props: Record<string, string>, log: (m: string) => void): void {
+  for (const [key, value] of Object.entries(old.props)) {
+    if (!isDiskKey(key)) continue;
+    const spec = parseDisk(key, value);
+    if (spec.options.backup !== '0' || spec.volid === 'none') continue;
+    if (props[key] === undefined) {
+      props[key] = value;
+      log(`${key}: kept '${spec.volid}' of the existing VM (backup=0, not in the backup)`);
+    } else {
+      let n = 0;
+      while (props[`unused${n}`] !== undefined) n++;
+      props[`unused${n}`] = spec.volid;
+      log(`${key}: kept '${spec.volid}' of the existing VM as unused${n} (backup=0; ${key} is taken by the restored disk)`);
+    }
+  }
 }
 
 function removeEmptyDir(dir: string): void {

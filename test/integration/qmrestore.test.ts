@@ -172,7 +172,8 @@ describe('qmrestore', () => {
   it('--force over a stopped VM replaces its config and disks and removes its old volumes', () => {
     const oldPaths = ['virtio0', 'scsi0'].map((k) => diskPath('101', k));
     execFileSync('qemu-io', ['-f', 'raw', '-c', 'write -P 0x11 0 1M', oldPaths[1]!], { stdio: 'pipe' });
-    expect(gv('vm', 'set', '101', '--name', 'changed', '--memory', '128').code).toBe(0);
+    expect(gv('vm', 'set', '101', '--name', 'changed', '--memory', '128', '--scsi1', 'local:4M,format=raw,backup=0').code).toBe(0);
+    const excluded = diskPath('101', 'scsi1');
     const r = gv('qmrestore', snap, '101', '--force');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/removed old volume local:101\/vm-101-disk-\d\.\w+ \(was scsi0\)/);
@@ -181,7 +182,11 @@ describe('qmrestore', () => {
     expect(conf.memory).toBe('64');
     for (const p of oldPaths) expect(existsSync(p), p).toBe(false);
     for (const key of ['virtio0', 'scsi0']) expect(identical(diskPath('100', key), diskPath('101', key)), key).toBe(true);
-    expect(readdirSync(join(env.home, 'images', '101'))).toHaveLength(2);
+    // The disk excluded from backups (backup=0) holds data the backup never had: it is kept.
+    expect(r.stderr).toMatch(/scsi1: kept 'local:101\/vm-101-disk-\d\.raw' of the existing VM \(backup=0/);
+    expect(diskPath('101', 'scsi1')).toBe(excluded);
+    expect(existsSync(excluded)).toBe(true);
+    expect(readdirSync(join(env.home, 'images', '101'))).toHaveLength(3);
   });
 
   it('--disk virtio0 restores only that disk over its current volume; the config and the other disk stay', () => {
@@ -198,7 +203,7 @@ describe('qmrestore', () => {
     expect(imageFormat(virtio)).toBe('qcow2');
     expect(sha(scsi)).toBe(scsiBefore);
     expect(readFileSync(join(env.home, 'guests', '101.conf'), 'utf8')).toBe(confBefore);
-    expect(readdirSync(join(env.home, 'images', '101'))).toHaveLength(2);
+    expect(readdirSync(join(env.home, 'images', '101'))).toHaveLength(3);
     // Not on a running VM, not for a disk the snapshot or the VM lacks, not for a VM that does not exist.
     startVm('101');
     try {
