@@ -42,7 +42,8 @@ export function writeImage(path: string, sizeBytes: number, pattern: Array<['z' 
 /** Make every chunk of a datastore look unused for days, so only garbage collection's marking keeps it. */
 export function ageChunks(store: string, days = 3): void {
   const old = Date.now() / 1000 - days * 86400;
-  for (const dir of readdirSync(join(store, '.chunks'))) {
+  // Only the 0000…ffff chunk directories (a killed GC may leave its .atime-probe file beside them).
+  for (const dir of readdirSync(join(store, '.chunks')).filter((d) => /^[0-9a-f]{4}$/.test(d))) {
     for (const f of readdirSync(join(store, '.chunks', dir))) {
       const p = join(store, '.chunks', dir, f);
       utimesSync(p, old, statSync(p).mtime);
