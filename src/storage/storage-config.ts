@@ -30,6 +30,8 @@ export interface StorageConfig {
   'max-protected-backups'?: string;
   comment?: string;
   disable?: string;
+  /** datastore: key file that encrypts every backup to this storage. */
+  'encryption-key'?: string;
 }
 
 const KEYS: Record<StorageType, Set<string>> = {

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Datastore, loadDatastoreConfigs } from '../datastore/index.js';
-import { GuestvaultError } from '../errors.js';
+import { GuestvaultError, errnoCode } from '../errors.js';
+import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig } from '../formats/index.js';
 import { DEFAULT_DATASTORE_STORAGE, loadStorages, storageHasContent } from '../storage/index.js';
 
 export interface BackupStorage {
@@ -7,6 +9,27 @@ export interface BackupStorage {
   store: Datastore;
   /** The storage's own retention, when it has one. */
   pruneBackups?: string;
+  /** Encryption key file of the storage (`encryption-key` in storage.cfg), as PVE keeps one per PBS storage. */
+  keyFile?: string;
+}
+
+/**
+ * Open a key file without a terminal (jobs run in the daemon): a passphrase-protected key needs
+ * GUESTVAULT_ENCRYPTION_PASSWORD.
+ */
+export function loadKeyFileNonInteractive(path: string): CryptConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GuestvaultError('E_KEYFILE_MISSING', errnoCode(err) === 'ENOENT' ? `key file ${path} does not exist` : `cannot read key file ${path}: ${(err as Error).message}`);
+  }
+  const config = parseKeyConfig(text, `key file ${path}`);
+  const passphrase = keyConfigNeedsPassphrase(config) ? process.env.GUESTVAULT_ENCRYPTION_PASSWORD : undefined;
+  if (keyConfigNeedsPassphrase(config) && passphrase === undefined) {
+    throw new GuestvaultError('E_PASSPHRASE_REQUIRED', `key file ${path} is protected by a passphrase: set GUESTVAULT_ENCRYPTION_PASSWORD`);
+  }
+  return openKeyConfig(config, passphrase, `key file ${path}`);
 }
 
 /**
@@ -22,7 +45,7 @@ export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): Backu
       throw new GuestvaultError('E_STORAGE_TYPE', `storage '${id}' is a ${cfg.type} storage: backups as vzdump archive files are not supported yet; use a datastore storage such as '${DEFAULT_DATASTORE_STORAGE}'`);
     }
     const store = Datastore.open(cfg.datastore!);
-    return { id, store, pruneBackups: cfg['prune-backups'] ?? store.config['prune-backups'] };
+    return { id, store, pruneBackups: cfg['prune-backups'] ?? store.config['prune-backups'], ...(cfg['encryption-key'] ? { keyFile: cfg['encryption-key'] } : {}) };
   }
   if (loadDatastoreConfigs().some((c) => c.name === id)) {
     const store = Datastore.open(id);

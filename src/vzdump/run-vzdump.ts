@@ -8,7 +8,8 @@ import {
 } from '../datastore/index.js';
 import { parseKeepOptions } from '../retention/index.js';
 import { logSink, type TaskLog } from '../tasks/index.js';
-import { openBackupStorage } from './backup-storage.js';
+import type { CryptConfig } from '../formats/index.js';
+import { loadKeyFileNonInteractive, openBackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
 import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
 
@@ -21,6 +22,8 @@ export interface VzdumpOptions extends VzdumpSelection {
   protected?: boolean;
   /** Minutes to wait for another backup of the same guest (default 180). */
   lockwait?: number;
+  /** Encrypt with this key (default: the storage's `encryption-key`, if any). */
+  crypt?: CryptConfig;
 }
 
 export interface VzdumpRunResult {
@@ -51,6 +54,8 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
   }
   if (targets.length === 0 && result.failed === 0) task.warn('no guest selected on this node');
   const keep = opts['prune-backups'] ?? target.pruneBackups;
+  const crypt = opts.crypt ?? (target.keyFile ? loadKeyFileNonInteractive(target.keyFile) : undefined);
+  if (crypt) task.log(`encrypting with key ${crypt.fingerprintString()}`);
   for (const t of targets) {
     if (ctx.signal?.aborted) break;
     const group: GroupRef = { ns: [], ...t.group };
@@ -61,7 +66,7 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
     task.log(`Starting Backup of ${t.label} into storage '${target.id}' (datastore '${target.store.name}')`);
     try {
       const session = await BackupSession.start(target.store, group, {
-        owner: ctx.user, notice: (m) => task.log(m), lockWaitMs: (opts.lockwait ?? 180) * 60_000, progress: logSink((l) => task.log(l)),
+        owner: ctx.user, crypt, notice: (m) => task.log(m), lockWaitMs: (opts.lockwait ?? 180) * 60_000, progress: logSink((l) => task.log(l)),
       });
       let snapName: string;
       try {

@@ -79,7 +79,12 @@ export const qemuEngine: GuestEngine = {
         name,
         hook: { vmid, vmtype: 'qemu' },
         backup: async (session, storage, io) => {
-          const r = await backupVm(session, vmid, { mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal });
+          // The freeze watchdog (default 60 s) can be shortened for guests known to freeze fast.
+          const watchdog = Number(process.env.GUESTVAULT_FREEZE_WATCHDOG);
+          const r = await backupVm(session, vmid, {
+            mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal,
+            ...(watchdog > 0 ? { freezeWatchdogMs: watchdog * 1000 } : {}),
+          });
           return r.mode;
         },
       };

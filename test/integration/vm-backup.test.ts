@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/guests/index.js';
@@ -149,6 +150,20 @@ describe('vzdump of a running VM (no guest OS)', () => {
     expect(taskLog(r.stderr), r.stderr).toMatch(/virtio0: dirty-bitmap status: created new, full read: the last snapshot is not the one the dirty bitmap was synced to/);
   });
 
+  it('a changed encryption (none → key A → key B) forces a full read and the log says why', () => {
+    for (const k of ['a', 'b']) expect(gv('key', 'create', join(env.dir, `${k}.key`), '--kdf', 'none').code).toBe(0);
+    const a = gv('vzdump', '100', '--keyfile', join(env.dir, 'a.key'));
+    expect(a.code, a.stderr).toBe(0);
+    expect(taskLog(a.stderr), a.stderr).toMatch(/virtio0: dirty-bitmap status: created new, full read: the encryption changed since vm\/100\/\S+ \(none → encrypt\)/);
+    const b = gv('vzdump', '100', '--keyfile', join(env.dir, 'b.key'));
+    expect(b.code, b.stderr).toBe(0);
+    expect(taskLog(b.stderr), b.stderr).toMatch(/virtio0: dirty-bitmap status: created new, full read: the encryption key changed since/);
+    const again = gv('vzdump', '100', '--keyfile', join(env.dir, 'b.key'));
+    expect(taskLog(again.stderr), again.stderr).toMatch(/virtio0: dirty-bitmap status: OK/);
+    const plain = gv('vzdump', '100');
+    expect(taskLog(plain.stderr), plain.stderr).toMatch(/virtio0: dirty-bitmap status: created new, full read: the encryption changed since vm\/100\/\S+ \(encrypt → none\)/);
+  });
+
   it('SIGKILL of QEMU during the backup: fails cleanly; the next backup is a full read and says why', async () => {
     const { done, out } = await vzdumpUntil(['100'], 'point-in-time view of');
     const pid = Number(readFileSync(join(env.home, 'run/qemu/100.pid'), 'utf8'));
@@ -255,6 +270,50 @@ describe('guest agent configured but not running', () => {
       expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
       expect(gv('vm', 'set', '100', '--agent', '0').code).toBe(0);
+    }
+  });
+});
+
+describe('guest agent that hangs on freeze (fake qemu-ga on the agent socket: a real one cannot be made to hang)', () => {
+  it('the freeze watchdog gives up, thaws, and the backup goes on crash-consistent', async () => {
+    const seen: string[] = [];
+    const server = createServer((sock) => {
+      let buf = '';
+      sock.on('data', (b: Buffer) => {
+        buf += b.toString('latin1').replace(/\xff/g, '');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const msg = JSON.parse(buf.slice(0, nl)) as { execute: string; arguments?: { id?: number } };
+          buf = buf.slice(nl + 1);
+          seen.push(msg.execute);
+          if (msg.execute === 'guest-sync-delimited') sock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${msg.arguments!.id}}\n`)]));
+          else if (msg.execute === 'guest-ping') sock.write('{"return": {}}\n');
+          else if (msg.execute === 'guest-fsfreeze-status') sock.write('{"return": "thawed"}\n');
+          else if (msg.execute === 'guest-fsfreeze-thaw') sock.write('{"return": 0}\n');
+          // guest-fsfreeze-freeze: never answered.
+        }
+      });
+    });
+    const sockPath = join(env.home, 'run/qemu/100.qga');
+    await new Promise<void>((resolve) => server.listen(sockPath, resolve));
+    expect(gv('vm', 'set', '100', '--agent', '1').code).toBe(0);
+    try {
+      const started = Date.now();
+      // Not env.run: a synchronous spawn would block this process, and with it the fake agent.
+      const child = env.spawn(['vzdump', '100'], { env: { GUESTVAULT_FREEZE_WATCHDOG: '2' } });
+      const r = { stderr: '', code: 0 };
+      child.stdout.resume();
+      child.stderr.on('data', (b: Buffer) => (r.stderr += b.toString()));
+      r.code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 128)));
+      expect(r.code, r.stderr).toBe(0);
+      expect(taskLog(r.stderr), r.stderr).toMatch(/issuing guest agent command to freeze all filesystems/);
+      expect(taskLog(r.stderr)).toMatch(/WARN: VM 100: unable to freeze guest filesystems: .*no reply within 2000 ms.*crash-consistent/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(seen).toContain('guest-fsfreeze-freeze');
+      expect(seen.indexOf('guest-fsfreeze-thaw')).toBeGreaterThan(seen.indexOf('guest-fsfreeze-freeze'));
+    } finally {
+      expect(gv('vm', 'set', '100', '--agent', '0').code).toBe(0);
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

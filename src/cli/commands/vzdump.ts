@@ -4,6 +4,7 @@ import { localNodeName } from '../../jobs/index.js';
 import { TaskLog } from '../../tasks/index.js';
 import { runVzdump, type BackupMode } from '../../vzdump/index.js';
 import { currentAuthId } from '../context.js';
+import { loadKeyFile } from '../keys.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -20,6 +21,7 @@ interface VzdumpCli {
   remove: string;
   node?: string;
   quiet?: boolean;
+  keyfile?: string;
   outputFormat: OutputFormat;
 }
 
@@ -44,6 +46,7 @@ export function vzdumpCommand(): Command {
     .option('--prune-backups <keep>', 'retention instead of the storage\'s (keep-last=N,keep-daily=N,...)')
     .addOption(new Option('--remove <0|1>', 'prune older backups afterwards').choices(['0', '1']).default('1'))
     .option('--node <node>', 'only run on this node')
+    .option('--keyfile <file>', 'encrypt with this key (default: the storage\'s encryption-key)')
     .option('--quiet', 'no log on stderr (the task log is still written)'))
     .action(async (vmids: string[], o: VzdumpCli) => {
       if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
@@ -67,6 +70,7 @@ export function vzdumpCommand(): Command {
         protected: o.protected === '1',
         'prune-backups': o.pruneBackups,
         remove: o.remove !== '0',
+        crypt: o.keyfile ? await loadKeyFile(o.keyfile) : undefined,
       };
       const task = new TaskLog('vzdump', vmids.length === 1 ? vmids[0]! : '', currentAuthId(), o.quiet || o.outputFormat !== 'text' ? undefined : (l) => process.stderr.write(`${l}\n`));
       // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.
