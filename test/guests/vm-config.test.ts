@@ -51,7 +51,7 @@ describe('VM configs (qemu-server style)', () => {
 
   it('builds a QEMU command line with -blockdev node names, device ids = config keys, and the agent channel', () => {
     const conf = parseVmConfig('100', 'name: t\nagent: 1\nmemory: 256\nvirtio0: local:100/vm-100-disk-0.qcow2\nsata1: local:100/vm-100-disk-1.raw\nargs: -kernel "/a b/vmlinuz" -append \'console=ttyS0 quiet\'\n', 'x');
-    const paths = { dir: '/r', qmp: '/r/100.qmp', agent: '/r/100.qga', pid: '/r/100.pid', serialLog: '/r/100.log', nbd: '/r/100.nbd', fleeceDir: '/r/f' };
+    const paths = { dir: '/r', qmp: '/r/100.qmp', qmpStatus: '/r/100.status.qmp', agent: '/r/100.qga', pid: '/r/100.pid', serialLog: '/r/100.log', nbd: '/r/100.nbd', fleeceDir: '/r/f' };
     const disks = [
       { spec: parseDisk('virtio0', 'local:100/vm-100-disk-0.qcow2'), volume: { storage: 'local', name: 'x', vmid: '100', path: '/img/0.qcow2', format: 'qcow2' as const } },
       { spec: parseDisk('sata1', 'local:100/vm-100-disk-1.raw'), volume: { storage: 'local', name: 'y', vmid: '100', path: '/img/1.raw', format: 'raw' as const } },
@@ -59,6 +59,7 @@ describe('VM configs (qemu-server style)', () => {
     const args = qemuArgs(conf, disks, paths, { paused: true });
     const joined = args.join(' ');
     expect(joined).toContain('-qmp unix:/r/100.qmp,server=on,wait=off');
+    expect(joined).toContain('-qmp unix:/r/100.status.qmp,server=on,wait=off');
     expect(joined).toContain('-S');
     expect(joined).toContain('socket,path=/r/100.qga,server=on,wait=off,id=qga0');
     expect(args).toContain(JSON.stringify({ driver: 'qcow2', file: 'file-virtio0', 'node-name': 'drive-virtio0', discard: 'unmap' }));

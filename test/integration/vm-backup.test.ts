@@ -85,6 +85,8 @@ describe('vzdump of a running VM (no guest OS)', () => {
     const child = env.spawn(['vzdump', '100', '--mode', 'snapshot'], { env: { GUESTVAULT_WORKERS: '1' } });
     let stderr = '';
     let wroteDuringBackup = false;
+    let statusDuringBackup = '';
+    let statusMs = 0;
     const done = new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 128)));
     child.stdout.resume();
     await new Promise<void>((resolve, reject) => {
@@ -93,7 +95,13 @@ describe('vzdump of a running VM (no guest OS)', () => {
         if (!wroteDuringBackup && stderr.includes('point-in-time view of 2 disk(s) taken')) {
           wroteDuringBackup = true;
           // The last 4 MiB chunk is read last; the write lands while the backup reads.
-          guestWrite(0xcd, SIZE - 2 * MiB, MiB).then(() => resolve(), reject);
+          guestWrite(0xcd, SIZE - 2 * MiB, MiB).then(() => {
+            // The backup holds the control monitor; status answers on its own monitor meanwhile.
+            const t = Date.now();
+            statusDuringBackup = env.json<{ qmpstatus: string }>(['vm', 'status', '100']).qmpstatus;
+            statusMs = Date.now() - t;
+            resolve();
+          }, reject);
         }
       });
       void done.then(() => resolve());
@@ -102,6 +110,8 @@ describe('vzdump of a running VM (no guest OS)', () => {
     expect(await done, stderr).toBe(0);
     expect(wroteDuringBackup).toBe(true);
     expect(stillRunning).toBe(true);
+    expect(statusDuringBackup).toBe('running');
+    expect(statusMs).toBeLessThan(4000);
     const log = taskLog(stderr);
     expect(log).toMatch(/virtio0: dirty-bitmap status: created new, full read: first backup with a dirty bitmap/);
     expect(log).toMatch(/virtio0: reading 96\.0 MiB; 16\.0 MiB zero data not read/);

@@ -54,6 +54,7 @@ export function qemuArgs(conf: VmConfig, disks: readonly AttachedDisk[], paths: 
     '-nodefaults', '-display', 'none',
     '-serial', `file:${paths.serialLog}`,
     '-qmp', `unix:${paths.qmp},server=on,wait=off`,
+    '-qmp', `unix:${paths.qmpStatus},server=on,wait=off`,
     '-pidfile', paths.pid,
     '-daemonize',
   ];

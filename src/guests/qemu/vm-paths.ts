@@ -7,6 +7,8 @@ import { guestvaultHome } from '../../home.js';
 export interface VmPaths {
   dir: string;
   qmp: string;
+  /** A second QMP monitor for status queries: QEMU serves one client per monitor, and a backup holds the first. */
+  qmpStatus: string;
   agent: string;
   pid: string;
   serialLog: string;
@@ -24,6 +26,7 @@ export function vmPaths(vmid: string, create = false): VmPaths {
   const paths: VmPaths = {
     dir,
     qmp: join(dir, `${vmid}.qmp`),
+    qmpStatus: join(dir, `${vmid}.status.qmp`),
     agent: join(dir, `${vmid}.qga`),
     pid: join(dir, `${vmid}.pid`),
     serialLog: join(dir, `${vmid}.serial.log`),

@@ -84,8 +84,13 @@ export async function vmStatus(vmid: string): Promise<VmStatus> {
   const pid = vmPid(vmid);
   if (!pid) return { vmid, status: 'stopped' };
   try {
-    const st = await withQmp(vmid, (q) => q.execute<{ status: string }>('query-status', undefined, { timeoutMs: 5000 }));
-    return { vmid, status: 'running', qmpstatus: st.status as VmRunState, pid };
+    const q = await QmpClient.connect(vmPaths(vmid).qmpStatus, { timeoutMs: 5000 });
+    try {
+      const st = await q.execute<{ status: string }>('query-status', undefined, { timeoutMs: 5000 });
+      return { vmid, status: 'running', qmpstatus: st.status as VmRunState, pid };
+    } finally {
+      await q.close();
+    }
   } catch {
     return { vmid, status: 'running', qmpstatus: 'unknown', pid };
   }
@@ -112,7 +117,7 @@ export async function startVm(conf: VmConfig, opts: { paused?: boolean } = {}): 
   const paths = vmPaths(vmid, true);
   const disks = attachDisks(conf);
   // Sockets and pid file of a QEMU that died are stale: QEMU would refuse to bind over them.
-  for (const f of [paths.qmp, paths.agent, paths.pid, paths.nbd]) rmSync(f, { force: true });
+  for (const f of [paths.qmp, paths.qmpStatus, paths.agent, paths.pid, paths.nbd]) rmSync(f, { force: true });
   const args = qemuArgs(conf, disks, paths, { paused: opts.paused ?? false });
   const r = spawnSync(qemuBinary(), args, { encoding: 'utf8', timeout: 60_000 });
   if (r.error) {
@@ -159,7 +164,7 @@ export async function stopVm(vmid: string, timeoutMs = 10_000): Promise<void> {
 
 function cleanupRuntime(vmid: string): void {
   const paths = vmPaths(vmid);
-  for (const f of [paths.qmp, paths.agent, paths.pid, paths.nbd]) rmSync(f, { force: true });
+  for (const f of [paths.qmp, paths.qmpStatus, paths.agent, paths.pid, paths.nbd]) rmSync(f, { force: true });
 }
 
 /**
