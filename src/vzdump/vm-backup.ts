@@ -195,6 +195,7 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
       if (plan.action !== 'none') records[disk.key] = { bitmap: plan.name, csum: entry.csum, size: disk.size, snapshot: session.snapshot.time };
     }
     session.addBlob('qemu-server.conf', configForBackup(conf));
+    log(`guest downtime: ${result.downtime.length ? result.downtime.join(', ') : mode === 'stop' && !wasRunning ? 'none (the VM was not running)' : 'none (the guest ran throughout)'}`);
     success = true;
     writeBitmapRecords(vmid, opts.storage, records);
     return result;

@@ -44,6 +44,7 @@ describe('backups of a running Linux guest with qemu-ga', () => {
     const log = strip(r.stderr);
     expect(log).toMatch(/issuing guest agent command to freeze all filesystems/);
     expect(log).toMatch(/guest filesystems thawed: frozen for \d+ ms/);
+    expect(log).toMatch(/guest downtime: frozen for \d+ ms/);
     const image = restoreDisk('200');
     expect(needsRecovery(image)).toBe(false);
     expect(fsckClean(image)).toBe(true);
@@ -70,6 +71,7 @@ describe('backups of a running Linux guest with qemu-ga', () => {
     const log = strip(r.stderr);
     expect(log).toMatch(/stopping VM 200 \(orderly shutdown/);
     expect(log).toMatch(/VM 200 running again: stopped for \d+\.\d s/);
+    expect(log).toMatch(/guest downtime: stopped for \d+\.\d s/);
     expect(log).not.toMatch(/freeze/);
     const image = restoreDisk('200');
     expect(needsRecovery(image)).toBe(false);

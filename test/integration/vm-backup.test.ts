@@ -139,6 +139,7 @@ describe('vzdump of a running VM (no guest OS)', () => {
     expect(log).toMatch(/virtio0: .*read 8\.00 MiB, reused 22 unchanged chunk\(s\)/);
     expect(log).toMatch(/scsi0: .*read 0 B, reused 4 unchanged chunk\(s\)/);
     expect(log).toMatch(/resumed VM 100: paused for \d+ ms/);
+    expect(log).toMatch(/guest downtime: paused for \d+ ms/);
     const expected = Buffer.from(original);
     expected.fill(0xcd, SIZE - 2 * MiB, SIZE - MiB);
     expected.fill(0xee, 4 * MiB + 100, 4 * MiB + 3100);
