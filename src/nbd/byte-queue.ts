@@ -5,7 +5,7 @@
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private available = 0;
-  private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | undefined;
   private endError: Error | undefined;
 
   push(chunk: Buffer): void {
@@ -27,9 +27,37 @@ export class ByteQueue {
   }
 
   /** Resolves with exactly `n` bytes. */
-  readExact(n: number): Promise<Buffer> {
+  async readExact(n: number): Promise<Buffer> {
+    await this.waitFor(n);
+    return this.take(n);
+  }
+
+  /**
+   * Copies exactly `n` bytes into `target` at `at`: one copy from the socket's buffers straight
+   * into the destination (4 MiB reads would otherwise be copied twice more on the way).
+   */
+  async readInto(target: Buffer, at: number, n: number): Promise<void> {
+    await this.waitFor(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const want = n - filled;
+      if (c.length <= want) {
+        c.copy(target, at + filled);
+        filled += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(target, at + filled, 0, want);
+        this.chunks[0] = c.subarray(want);
+        filled += want;
+      }
+    }
+    this.available -= n;
+  }
+
+  private waitFor(n: number): Promise<void> {
     if (this.waiter) return Promise.reject(new Error('ByteQueue: concurrent readers'));
-    if (this.available >= n) return Promise.resolve(this.take(n));
+    if (this.available >= n) return Promise.resolve();
     if (this.endError) return Promise.reject(this.endError);
     return new Promise((resolve, reject) => {
       this.waiter = { n, resolve, reject };
@@ -40,7 +68,7 @@ export class ByteQueue {
     const w = this.waiter;
     if (w && this.available >= w.n) {
       this.waiter = undefined;
-      w.resolve(this.take(w.n));
+      w.resolve();
     }
   }
 

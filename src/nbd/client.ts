@@ -56,6 +56,9 @@ function errnoName(errno: number): string {
   return C.NBD_ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
+/** Size of the read requests a large read is split into. */
+const READ_PIECE = 256 * 1024;
+
 /** NBD client: one connection, one export, several requests in flight. */
 export class NbdClient {
   readonly size: number;
@@ -156,31 +159,29 @@ export class NbdClient {
     }
   }
 
-  /** Read `length` bytes at `offset`; holes come back as zeroes. */
+  /**
+   * Read `length` bytes at `offset`; holes come back as zeroes. Large reads are sent as several
+   * requests of `READ_PIECE` bytes in flight at once: QEMU's server spends far less CPU on
+   * 256 KiB requests than on 4 MiB ones, and the replies land directly in the result buffer.
+   */
   async read(offset: number, length: number): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
     if (length === 0) return Buffer.alloc(0);
-    const result = Buffer.alloc(length);
-    const parts: Promise<void>[] = [];
     const align = this.minBlock;
-    // Piece size: a multiple of the minimum block size, at most the server's maximum.
-    const step = Math.max(align, Math.floor(this.maxRequest / align) * align);
     const end = offset + length;
-    let pos = Math.floor(offset / align) * align;
-    while (pos < end) {
-      const pieceStart = pos;
-      const pieceEnd = Math.min(pos + step, Math.ceil(end / align) * align, this.size);
-      parts.push(
-        this.readOne(pieceStart, pieceEnd - pieceStart).then((buf) => {
-          const from = Math.max(offset, pieceStart);
-          const to = Math.min(end, pieceEnd);
-          buf.copy(result, from - offset, from - pieceStart, to - pieceStart);
-        }),
-      );
-      pos = pieceEnd;
+    const start = Math.floor(offset / align) * align;
+    const stop = Math.min(Math.ceil(end / align) * align, this.size);
+    // Aligned reads (the usual case) need no bounce buffer.
+    const direct = start === offset && stop === end;
+    const buf = Buffer.allocUnsafe(stop - start);
+    const step = Math.max(align, Math.floor(Math.min(this.maxRequest, READ_PIECE) / align) * align);
+    const parts: Promise<unknown>[] = [];
+    for (let pos = start; pos < stop; pos += step) {
+      const pieceEnd = Math.min(pos + step, stop);
+      parts.push(this.readOne(pos, pieceEnd - pos, buf.subarray(pos - start, pieceEnd - start)));
     }
     await Promise.all(parts);
-    return result;
+    return direct ? buf : Buffer.from(buf.subarray(offset - start, end - start));
   }
 
   /**
@@ -270,12 +271,12 @@ export class NbdClient {
     }
   }
 
-  private readOne(offset: number, length: number): Promise<Buffer> {
+  private readOne(offset: number, length: number, target: Buffer): Promise<Buffer> {
     return this.request(C.NBD_CMD_READ, offset, length, {
       kind: 'read',
       offset,
       length,
-      buffer: Buffer.alloc(length),
+      buffer: target,
       covered: 0,
     }) as Promise<Buffer>;
   }
@@ -372,8 +373,7 @@ export class NbdClient {
       if (this.structuredReplies) {
         throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: simple reply with data to a read after structured replies were negotiated`);
       }
-      const data = await this.queue.readExact(req.length);
-      data.copy(req.buffer);
+      await this.queue.readInto(req.buffer, 0, req.length);
       req.covered = req.length;
     }
     this.settle(req);
@@ -385,11 +385,24 @@ export class NbdClient {
     const type = head.readUInt16BE(2);
     const req = this.lookup(head.readBigUInt64BE(4));
     const length = head.readUInt32BE(12);
-    const payload = await this.queue.readExact(length);
     const bad = (msg: string) => {
       req.error ??= new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: ${req.describe}: ${msg}`);
     };
-
+    // Read data goes straight from the socket into the request's buffer; the rest is small.
+    if (type === C.NBD_REPLY_TYPE_OFFSET_DATA && req.kind === 'read' && length >= 8) {
+      const at = Number((await this.queue.readExact(8)).readBigUInt64BE(0));
+      const len = length - 8;
+      if (at < req.offset || at + len > req.offset + req.length) {
+        await this.queue.readExact(len);
+        bad(`chunk [${at}, +${len}) lies outside the request`);
+      } else {
+        await this.queue.readInto(req.buffer, at - req.offset, len);
+        req.covered += len;
+      }
+      if ((flags & C.NBD_REPLY_FLAG_DONE) !== 0) this.settle(req);
+      return;
+    }
+    const payload = await this.queue.readExact(length);
     switch (type) {
       case C.NBD_REPLY_TYPE_NONE:
         if ((flags & C.NBD_REPLY_FLAG_DONE) === 0) bad('NBD_REPLY_TYPE_NONE without the DONE flag');
@@ -411,8 +424,8 @@ export class NbdClient {
           bad(`chunk [${at}, +${len}) lies outside the request`);
           break;
         }
-        // The buffer starts zeroed, so a hole needs no copy.
         if (isData) payload.copy(req.buffer, at - req.offset, 8);
+        else req.buffer.fill(0, at - req.offset, at - req.offset + len);
         req.covered += len;
         break;
       }

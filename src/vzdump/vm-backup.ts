@@ -130,10 +130,6 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
       await shutdownVm(conf, { timeoutMs: (opts.stopwait ?? 10) * 60_000, useAgent: parseAgentOption(conf.props.agent).enabled, log });
     } else if (mode === 'suspend' && !wasPaused) {
       await runHook(hooks, 'pre-stop');
-      log(`suspending VM ${vmid}`);
-      qmp = await connectQmp(vmid);
-      pausedAt = Date.now();
-      await qmp.execute('stop');
     } else if (mode === 'snapshot') {
       await runHook(hooks, 'pre-stop');
       await runHook(hooks, 'pre-restart');
@@ -151,6 +147,12 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
     const prepared = await prepareView(qmp, paths, keys);
     viewKeys = keys;
 
+    // Everything above ran with the guest undisturbed; the pause covers only the point in time.
+    if (mode === 'suspend' && wasRunning && !wasPaused) {
+      log(`suspending VM ${vmid}`);
+      pausedAt = Date.now();
+      await qmp.execute('stop');
+    }
     if (mode === 'snapshot' && wasRunning && !wasPaused) {
       ({ agent, frozenAt } = await freeze(conf, opts, log));
       if (frozenAt !== undefined) {
