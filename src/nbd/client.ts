@@ -162,26 +162,33 @@ export class NbdClient {
   /**
    * Read `length` bytes at `offset`; holes come back as zeroes. Large reads are sent as several
    * requests of `READ_PIECE` bytes in flight at once: QEMU's server spends far less CPU on
-   * 256 KiB requests than on 4 MiB ones, and the replies land directly in the result buffer.
+   * 256 KiB requests than on 4 MiB ones, and the replies land directly in the result buffer
+   * (`target`, when given: reusing buffers spares allocating and faulting in 4 MiB per read).
    */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, target?: Buffer): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
     if (length === 0) return Buffer.alloc(0);
     const align = this.minBlock;
     const end = offset + length;
     const start = Math.floor(offset / align) * align;
     const stop = Math.min(Math.ceil(end / align) * align, this.size);
-    // Aligned reads (the usual case) need no bounce buffer.
+    // Aligned reads (the usual case) need no bounce buffer and can fill the caller's buffer.
     const direct = start === offset && stop === end;
-    const buf = Buffer.allocUnsafe(stop - start);
+    if (target && target.length < length) throw new GuestvaultError('E_NBD_IO', `NBD ${this.where}: read target of ${target.length} bytes is smaller than ${length}`);
+    const buf = direct && target ? target.subarray(0, length) : Buffer.allocUnsafe(stop - start);
     const step = Math.max(align, Math.floor(Math.min(this.maxRequest, READ_PIECE) / align) * align);
     const parts: Promise<unknown>[] = [];
+    // One write (and one syscall) for all the pieces' request headers.
+    this.socket.cork();
     for (let pos = start; pos < stop; pos += step) {
       const pieceEnd = Math.min(pos + step, stop);
       parts.push(this.readOne(pos, pieceEnd - pos, buf.subarray(pos - start, pieceEnd - start)));
     }
+    this.socket.uncork();
     await Promise.all(parts);
-    return direct ? buf : Buffer.from(buf.subarray(offset - start, end - start));
+    if (direct) return buf;
+    if (target) return target.subarray(0, buf.copy(target, 0, offset - start, end - start));
+    return Buffer.from(buf.subarray(offset - start, end - start));
   }
 
   /**

@@ -39,9 +39,9 @@ export async function openNbdDisk(socket: string, exportName: string, dirtyConte
       changedCount: changed ? changed.reduce((a, b) => a + b, 0) : count,
       zeroCount: count - nonZero.reduce((a, b) => a + b, 0),
       isZero: (i) => nonZero[i] === 0,
-      read: (offset, length) => {
+      read: (offset, length, target) => {
         if (signal?.aborted) return Promise.reject(new GuestvaultError('E_INTERRUPTED', 'backup interrupted by signal'));
-        return client.read(offset, length);
+        return client.read(offset, length, target);
       },
     };
   } catch (err) {
