@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
-import { findStorage, storageHasContent, type StorageConfig } from './storage-config.js';
+import { findStorage, loadStorages, storageHasContent, type StorageConfig } from './storage-config.js';
 
 export type VolumeFormat = 'qcow2' | 'raw';
 
@@ -119,4 +119,24 @@ export function freeVolume(volid: string): void {
  */
 export function convertRawImage(source: string, target: string, format: VolumeFormat): void {
   qemuImg(['convert', '-q', '-f', 'raw', '-O', format, '-S', '4k', ...formatOptions(format), source, target], `convert ${source} to ${format}`);
+}
+
+/**
+ * Temporary files a killed restore left in the VM's image directories (`*.restore-raw`,
+ * `*.restore-tmp`); returns what was removed. Empty image directories go too.
+ */
+export function removeRestoreLeftovers(vmid: string): string[] {
+  const removed: string[] = [];
+  for (const s of loadStorages()) {
+    if (s.type !== 'dir' || !storageHasContent(s, 'images')) continue;
+    const dir = join(s.path!, 'images', vmid);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      if (!/\.restore-(raw|tmp)$/.test(f)) continue;
+      rmSync(join(dir, f), { force: true });
+      removed.push(join(dir, f));
+    }
+    if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+  }
+  return removed;
 }

@@ -92,8 +92,12 @@ describe('vm commands', () => {
     for (const vmid of ['301', '302']) expect(status(vmid).status).toBe('stopped');
   });
 
-  it('destroy removes the config and the volumes the VM owns', () => {
-    expect(gv('vm', 'destroy', '300').code).toBe(0);
+  it('destroy removes the config, the volumes the VM owns and what an interrupted restore left', () => {
+    writeFileSync(join(env.home, 'images/300/vm-300-disk-2.qcow2.restore-raw'), 'partial');
+    const r = gv('vm', 'destroy', '300');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/removed .*vm-300-disk-2\.qcow2\.restore-raw \(left by an interrupted restore\)/);
+    expect(existsSync(join(env.home, 'images/300'))).toBe(false);
     expect(existsSync(join(env.home, 'guests/300.conf'))).toBe(false);
     expect(existsSync(join(env.home, 'images/300/vm-300-disk-0.qcow2'))).toBe(false);
     expect(gv('vm', 'destroy', '300').stderr).toMatch(/VM 300 does not exist/);

@@ -5,7 +5,7 @@ import {
   removeVmConfig, resumeVm, saveVm, shutdownVm, startVm, stopVm, vmDisks, vmExists, vmStatus, withVmConfigLock,
   type VmConfig,
 } from '../../guests/index.js';
-import { allocateVolume, freeVolume, importVolume, resolveVolume, splitVolid, volumeInfo, type VolumeFormat } from '../../storage/index.js';
+import { allocateVolume, freeVolume, importVolume, removeRestoreLeftovers, resolveVolume, splitVolid, volumeInfo, type VolumeFormat } from '../../storage/index.js';
 import { note, printResult, printTable, withOutput, type OutputFormat } from '../output.js';
 
 const PLAIN_KEYS = ['name', 'memory', 'cores', 'sockets', 'machine', 'agent', 'boot', 'args', 'onboot', 'bios', 'scsihw'] as const;
@@ -257,6 +257,7 @@ export function vmCommand(): Command {
             if (resolveVolume(volid).vmid === vmid) freeVolume(volid);
           } catch { /* not a volume we manage */ }
         }
+        if (!o.keepDisks) for (const f of removeRestoreLeftovers(vmid)) note(`removed ${f} (left by an interrupted restore)`);
         removeVmConfig(vmid);
         note(`destroyed VM ${vmid}`);
       });
