@@ -1,18 +1,45 @@
 /**
  * Buffers bytes arriving from a socket and hands them out in exact-size pieces, one awaiting
  * reader at a time (the handshake and the reply loop are both sequential readers).
+ *
+ * The socket reads into one reused buffer (`transient` pushes), so nothing is allocated per read.
+ * Bytes for a pending `readInto` are copied straight from that buffer to their destination; only
+ * bytes nobody waits for yet are copied into the queue's own storage.
  */
+type Waiter =
+  | { kind: 'exact'; n: number; resolve: () => void; reject: (e: Error) => void }
+  | { kind: 'into'; target: Buffer; at: number; remaining: number; resolve: () => void; reject: (e: Error) => void };
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private available = 0;
-  private waiter: { n: number; resolve: () => void; reject: (e: Error) => void } | undefined;
+  private waiter: Waiter | undefined;
   private endError: Error | undefined;
 
-  push(chunk: Buffer): void {
+  /** `transient`: `chunk` is reused by the caller after this returns, so keep a copy. */
+  push(chunk: Buffer, transient = false): void {
     if (this.endError) return;
-    this.chunks.push(chunk);
-    this.available += chunk.length;
-    this.wake();
+    const w = this.waiter;
+    if (w?.kind === 'into') {
+      const n = Math.min(w.remaining, chunk.length);
+      chunk.copy(w.target, w.at, 0, n);
+      w.at += n;
+      w.remaining -= n;
+      chunk = chunk.subarray(n);
+      if (w.remaining === 0) {
+        this.waiter = undefined;
+        w.resolve();
+      }
+      if (chunk.length === 0) return;
+    }
+    const kept = transient ? Buffer.from(chunk) : chunk;
+    this.chunks.push(kept);
+    this.available += kept.length;
+    const e = this.waiter;
+    if (e?.kind === 'exact' && this.available >= e.n) {
+      this.waiter = undefined;
+      e.resolve();
+    }
   }
 
   /** No more data will come; a pending or later read fails with `err`. */
@@ -20,7 +47,7 @@ export class ByteQueue {
     if (this.endError) return;
     this.endError = err;
     const w = this.waiter;
-    if (w && this.available < w.n) {
+    if (w && (w.kind === 'into' || this.available < w.n)) {
       this.waiter = undefined;
       w.reject(err);
     }
@@ -28,18 +55,21 @@ export class ByteQueue {
 
   /** Resolves with exactly `n` bytes. */
   async readExact(n: number): Promise<Buffer> {
-    await this.waitFor(n);
+    if (this.waiter) throw new Error('ByteQueue: concurrent readers');
+    if (this.available < n) {
+      if (this.endError) throw this.endError;
+      await new Promise<void>((resolve, reject) => {
+        this.waiter = { kind: 'exact', n, resolve, reject };
+      });
+    }
     return this.take(n);
   }
 
-  /**
-   * Copies exactly `n` bytes into `target` at `at`: one copy from the socket's buffers straight
-   * into the destination (4 MiB reads would otherwise be copied twice more on the way).
-   */
+  /** Copies exactly `n` bytes into `target` at `at`: from what is queued, then as they arrive. */
   async readInto(target: Buffer, at: number, n: number): Promise<void> {
-    await this.waitFor(n);
+    if (this.waiter) throw new Error('ByteQueue: concurrent readers');
     let filled = 0;
-    while (filled < n) {
+    while (filled < n && this.chunks.length > 0) {
       const c = this.chunks[0]!;
       const want = n - filled;
       if (c.length <= want) {
@@ -52,24 +82,12 @@ export class ByteQueue {
         filled += want;
       }
     }
-    this.available -= n;
-  }
-
-  private waitFor(n: number): Promise<void> {
-    if (this.waiter) return Promise.reject(new Error('ByteQueue: concurrent readers'));
-    if (this.available >= n) return Promise.resolve();
-    if (this.endError) return Promise.reject(this.endError);
-    return new Promise((resolve, reject) => {
-      this.waiter = { n, resolve, reject };
+    this.available -= filled;
+    if (filled === n) return;
+    if (this.endError) throw this.endError;
+    await new Promise<void>((resolve, reject) => {
+      this.waiter = { kind: 'into', target, at: at + filled, remaining: n - filled, resolve, reject };
     });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    if (w && this.available >= w.n) {
-      this.waiter = undefined;
-      w.resolve();
-    }
   }
 
   private take(n: number): Buffer {

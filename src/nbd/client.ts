@@ -107,12 +107,17 @@ export class NbdClient {
     const where = opts.path !== undefined ? `socket ${opts.path}` : `${opts.host ?? 'localhost'}:${opts.port ?? 10809}`;
     const label = `NBD ${where} (export '${opts.exportName}')`;
     const queue = new ByteQueue();
+    // Reads land in one reused buffer (no allocation and garbage per read); the queue copies
+    // the bytes out at once, straight into a read's destination when one is waiting.
+    const onread = { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n: number, buf: Uint8Array): boolean => {
+      queue.push(Buffer.from(buf.buffer, buf.byteOffset, n), true);
+      return true;
+    } };
     const socket =
-      opts.path !== undefined ? net.createConnection({ path: opts.path }) : net.createConnection({ host: opts.host ?? 'localhost', port: opts.port ?? 10809 });
+      opts.path !== undefined ? net.createConnection({ path: opts.path, onread }) : net.createConnection({ host: opts.host ?? 'localhost', port: opts.port ?? 10809, onread });
     socket.setNoDelay?.(true);
     let connected = false;
     let socketError: Error | undefined;
-    socket.on('data', (b: Buffer) => queue.push(b));
     socket.on('error', (err) => {
       socketError = err;
     });
