@@ -118,6 +118,12 @@ export class BackupSession {
     return this.poolInstance;
   }
 
+  /** Start the workers now, `threads` of them (no effect once they run). */
+  startPool(threads: number): ChunkPool {
+    this.poolInstance ??= new ChunkPool(threads);
+    return this.poolInstance;
+  }
+
   get dir(): string {
     return this.store.snapshotDir(this.snapshot);
   }

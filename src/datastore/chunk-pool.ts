@@ -19,6 +19,15 @@ export function defaultThreads(): number {
 }
 
 /**
+ * Workers for a source the main thread reads itself (an NBD export): one more than the cores,
+ * since the main thread is busy receiving and the workers would otherwise wait for it
+ * (measured: 2 GiB VM backup 11.1 s → 9.7 s on 2 cores).
+ */
+export function streamThreads(): number {
+  return process.env.GUESTVAULT_WORKERS ? defaultThreads() : defaultThreads() + 1;
+}
+
+/**
  * A bounded pool of chunk workers. `run` waits while `maxInFlight` tasks are queued, which is
  * the back-pressure that keeps memory flat however large the source is.
  */

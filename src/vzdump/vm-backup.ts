@@ -10,7 +10,7 @@ import {
   settleBitmaps, shutdownVm, startVm, stopVm, teardown, vmPaths, vmStatus, driveNode,
   type AgentClient, type BitmapPlan, type QmpClient, type ViewDiskRequest, type VmConfig,
 } from '../guests/index.js';
-import { addImageStream, previousImageIndex, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
+import { addImageStream, previousImageIndex, streamThreads, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
 import { formatSize } from '../tasks/index.js';
 import { bitmapName, readBitmapState, writeBitmapRecords, type BitmapRecord } from './bitmap-state.js';
@@ -142,7 +142,7 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
     qmp ??= await connectQmp(vmid);
     // Start the hashing/compression workers now: their start-up (a few hundred ms) then overlaps
     // with setting up the view instead of delaying the first chunk.
-    void session.pool;
+    session.startPool(streamThreads());
     await cleanupLeftovers(qmp, paths, log);
 
     const keys = included.map((d) => d.key);
