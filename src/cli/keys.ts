@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { GuestvaultError, errnoCode } from '../errors.js';
-import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig } from '../formats/index.js';
+import { GuestvaultError } from '../errors.js';
+import { keyConfigNeedsPassphrase, openKeyConfig, type CryptConfig } from '../formats/index.js';
+import { readKeyConfigFile } from '../vzdump/index.js';
 
 /** Read a passphrase: GUESTVAULT_ENCRYPTION_PASSWORD, else a hidden prompt on the terminal. */
 export async function readPassphrase(prompt: string, confirm = false): Promise<string | undefined> {
@@ -28,14 +28,7 @@ export async function readPassphrase(prompt: string, confirm = false): Promise<s
 }
 
 export async function loadKeyFile(path: string): Promise<CryptConfig> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new GuestvaultError('E_KEYFILE_MISSING', `key file ${path} does not exist`);
-    throw new GuestvaultError('E_KEYFILE_MISSING', `cannot read key file ${path}: ${(err as Error).message}`);
-  }
-  const config = parseKeyConfig(text, `key file ${path}`);
+  const config = readKeyConfigFile(path);
   const passphrase = keyConfigNeedsPassphrase(config) ? await readPassphrase(`Passphrase for ${path}: `) : undefined;
   return openKeyConfig(config, passphrase, `key file ${path}`);
 }

@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { etcPath } from '../home.js';
 import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
 import { isSafeId } from './names.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export interface DatastoreConfig {
   name: string;
@@ -49,15 +50,12 @@ export function loadDatastoreConfigs(): DatastoreConfig[] {
 
 export function saveDatastoreConfigs(configs: readonly DatastoreConfig[]): void {
   const file = datastoreConfigFile();
-  mkdirSync(dirname(file), { recursive: true });
   const text = writeSectionConfig(configs.map(({ name, ...props }) => ({
     type: 'datastore',
     id: name,
     props: Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as Record<string, string>,
   })));
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  writeFileAtomic(file, text);
 }
 
 export function findDatastoreConfig(name: string): DatastoreConfig {

@@ -4,7 +4,6 @@
  * with a base (the previous snapshot's index and the chunks changed since), unchanged chunks
  * take the previous digest and only changed ones are read.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_FIXED_CHUNK_SIZE, decodeFixedIndex, encodeFixedIndex, fixedChunkCount, type ManifestFile } from '../formats/index.js';
@@ -122,11 +121,4 @@ export async function addImageStream(session: BackupSession, name: string, reade
   const entry: ManifestFile = { filename: file, 'crypt-mode': session.cryptMode, size, csum: index.subarray(32, 64).toString('hex') };
   session.addIndexFile(entry, stats);
   return stats;
-}
-
-/** sha256 of a fixed index's digests, as stored in its header: what a manifest's csum says. */
-export function indexCsum(digests: readonly Buffer[]): string {
-  const h = createHash('sha256');
-  for (const d of digests) h.update(d);
-  return h.digest('hex');
 }

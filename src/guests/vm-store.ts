@@ -3,12 +3,13 @@
  * read-modify-write holds a short config lock, and long operations (backup, restore) set the
  * config's `lock:` property so that others refuse to touch the VM meanwhile, as qemu-server does.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import { acquireLockWait } from '../datastore/index.js';
 import { checkVmid, formatVmConfig, parseVmConfig, type VmConfig } from './vm-config.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export function guestsDir(): string {
   return join(guestvaultHome(), 'guests');
@@ -37,10 +38,7 @@ export function loadVm(vmid: string): VmConfig {
 
 export function saveVm(conf: VmConfig): void {
   const file = vmConfigPath(conf.vmid);
-  mkdirSync(guestsDir(), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, formatVmConfig(conf));
-  renameSync(tmp, file);
+  writeFileAtomic(file, formatVmConfig(conf));
 }
 
 export function listVmids(): string[] {

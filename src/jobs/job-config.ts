@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseCalendarEvent } from '../calendar/index.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { parseSectionConfig, writeSectionConfig, type Section } from '../formats/index.js';
 import { etcPath } from '../home.js';
 import { formatKeepOptions, parseKeepOptions } from '../retention/index.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /**
  * A backup job of jobs.cfg (`vzdump: <id>`), with the keys Proxmox VE uses. `host-backup` is
@@ -190,10 +190,7 @@ export function jobToProps(job: BackupJob): Record<string, string> {
 
 export function saveJobs(jobs: readonly BackupJob[]): void {
   const file = jobsConfigFile();
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, writeSectionConfig(jobs.map((j) => ({ type: 'vzdump', id: j.id, props: jobToProps(j) }))));
-  renameSync(tmp, file);
+  writeFileAtomic(file, writeSectionConfig(jobs.map((j) => ({ type: 'vzdump', id: j.id, props: jobToProps(j) }))));
 }
 
 /** The product's default: all guests on all nodes, Mon–Fri 23:00 and Sun 01:00, keep 3 daily, 2 weekly, 1 monthly. */

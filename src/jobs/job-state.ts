@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import type { BackupJob } from './job-config.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /**
  * What the scheduler remembers of a job (as PVE's jobs/vzdump-<id>.json): when it was created or
@@ -54,10 +55,7 @@ export function readJobState(id: string): StateRead {
 
 export function writeJobState(id: string, s: JobState): void {
   const file = jobStateFile(id);
-  mkdirSync(join(guestvaultHome(), 'jobs'), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(s, null, 2)}\n`);
 }
 
 export function removeJobState(id: string): void {

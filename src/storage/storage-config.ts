@@ -8,11 +8,12 @@
  * Without a file, the embedded default applies: `local` (dir, GUESTVAULT_HOME, guest disks) and
  * `local-store` (the default datastore `local`).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { etcPath, guestvaultHome } from '../home.js';
 import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export type StorageType = 'dir' | 'datastore';
 export const DEFAULT_DIR_STORAGE = 'local';
@@ -75,15 +76,12 @@ export function loadStorages(): StorageConfig[] {
 
 export function saveStorages(storages: readonly StorageConfig[]): void {
   const file = storageConfigFile();
-  mkdirSync(dirname(file), { recursive: true });
   const text = writeSectionConfig(storages.map(({ id, type, ...props }) => ({
     type,
     id,
     props: Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as Record<string, string>,
   })));
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  writeFileAtomic(file, text);
 }
 
 export function findStorage(id: string): StorageConfig {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Datastore, loadDatastoreConfigs } from '../datastore/index.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
-import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig } from '../formats/index.js';
+import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig, type KeyConfig } from '../formats/index.js';
 import { DEFAULT_DATASTORE_STORAGE, loadStorages, storageHasContent } from '../storage/index.js';
 
 export interface BackupStorage {
@@ -13,18 +13,23 @@ export interface BackupStorage {
   keyFile?: string;
 }
 
-/**
- * Open a key file without a terminal (jobs run in the daemon): a passphrase-protected key needs
- * GUESTVAULT_ENCRYPTION_PASSWORD.
- */
-export function loadKeyFileNonInteractive(path: string): CryptConfig {
+/** Read and parse a key file (PBS KeyConfig JSON), with errors that name the file. */
+export function readKeyConfigFile(path: string): KeyConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new GuestvaultError('E_KEYFILE_MISSING', errnoCode(err) === 'ENOENT' ? `key file ${path} does not exist` : `cannot read key file ${path}: ${(err as Error).message}`);
   }
-  const config = parseKeyConfig(text, `key file ${path}`);
+  return parseKeyConfig(text, `key file ${path}`);
+}
+
+/**
+ * Open a key file without a terminal (jobs run in the daemon): a passphrase-protected key needs
+ * GUESTVAULT_ENCRYPTION_PASSWORD.
+ */
+export function loadKeyFileNonInteractive(path: string): CryptConfig {
+  const config = readKeyConfigFile(path);
   const passphrase = keyConfigNeedsPassphrase(config) ? process.env.GUESTVAULT_ENCRYPTION_PASSWORD : undefined;
   if (keyConfigNeedsPassphrase(config) && passphrase === undefined) {
     throw new GuestvaultError('E_PASSPHRASE_REQUIRED', `key file ${path} is protected by a passphrase: set GUESTVAULT_ENCRYPTION_PASSWORD`);

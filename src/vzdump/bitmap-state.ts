@@ -3,9 +3,10 @@
  * the index the last successful backup wrote. A bitmap is only trusted for an incremental read
  * when the target's last snapshot still has exactly that index.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { guestsDir } from '../guests/index.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export interface BitmapRecord {
   bitmap: string;
@@ -32,9 +33,7 @@ export function writeBitmapRecords(vmid: string, storage: string, records: Recor
   const state = readBitmapState(vmid);
   state[storage] = { ...state[storage], ...records };
   const file = stateFile(vmid);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 1));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(state, null, 1));
 }
 
 /** Bitmap names are per target storage, so backups to two storages each stay incremental. */

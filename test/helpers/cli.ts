@@ -52,3 +52,27 @@ export class CliEnv {
 export function path(env: CliEnv, ...parts: string[]): string {
   return join(env.dir, ...parts);
 }
+
+/** A task log without its `YYYY-MM-DD HH:MM:SS ` line prefixes. */
+export function stripTimestamps(log: string): string {
+  return log.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /gm, '');
+}
+
+/**
+ * Start a command in the background and wait until its stderr shows `marker` (or it exits);
+ * `done` resolves with the exit code (143 for SIGTERM), `out.stderr` keeps growing.
+ */
+export async function spawnUntil(env: CliEnv, args: string[], marker: string, extraEnv: Record<string, string> = {}) {
+  const child = env.spawn(args, { env: extraEnv });
+  const out = { stderr: '' };
+  const done = new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === 'SIGTERM' ? 143 : 128))));
+  child.stdout.resume();
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (b: Buffer) => {
+      out.stderr += b.toString();
+      if (out.stderr.includes(marker)) resolve();
+    });
+    void done.then(() => resolve());
+  });
+  return { child, done, out };
+}

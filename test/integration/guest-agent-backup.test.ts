@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliEnv } from '../helpers/cli.js';
+import { CliEnv, spawnUntil, stripTimestamps } from '../helpers/cli.js';
 import { createTestGuest, fsckClean, needsRecovery, waitForAgent } from './test-guest.js';
 
 const env = new CliEnv('gv-ga-');
 const gv = (...args: string[]) => env.run(args);
-const strip = (s: string) => s.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /gm, '');
+const strip = stripTimestamps;
 
 function lastSnapshot(vmid: string): string {
   return env.json<Array<{ snapshot: string }>>(['snapshots', '--store', 'local', `vm/${vmid}`]).at(-1)!.snapshot;
@@ -81,20 +81,10 @@ describe('backups of a running Linux guest with qemu-ga', () => {
   });
 
   it('QEMU killed while the guest is frozen: the backup fails cleanly; the next one is a full read and says why', async () => {
-    const child = env.spawn(['vzdump', '200', '--mode', 'snapshot']);
-    let stderr = '';
-    const done = new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 128)));
-    child.stdout.resume();
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (b: Buffer) => {
-        stderr += b.toString();
-        if (stderr.includes('issuing guest agent command to freeze')) resolve();
-      });
-      void done.then(() => resolve());
-    });
+    const { done, out } = await spawnUntil(env, ['vzdump', '200', '--mode', 'snapshot'], 'issuing guest agent command to freeze');
     process.kill(Number(readFileSync(join(env.home, 'run/qemu/200.pid'), 'utf8')), 'SIGKILL');
-    expect(await done, stderr).toBe(1);
-    expect(stderr).toMatch(/ERROR: Backup of VM 200 failed/);
+    expect(await done, out.stderr).toBe(1);
+    expect(out.stderr).toMatch(/ERROR: Backup of VM 200 failed/);
     expect(readFileSync(join(env.home, 'guests/200.conf'), 'utf8')).not.toMatch(/^lock:/m);
     expect(env.json<{ status: string }>(['vm', 'status', '200']).status).toBe('stopped');
     const r = gv('vzdump', '200');

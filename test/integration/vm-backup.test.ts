@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/guests/index.js';
-import { CliEnv } from '../helpers/cli.js';
+import { CliEnv, spawnUntil, stripTimestamps } from '../helpers/cli.js';
 import { MiB, randomData, writeImage } from '../helpers/data.js';
 
 const env = new CliEnv('gv-vm-');
@@ -40,26 +40,10 @@ async function guestWrite(pattern: number, offset: number, length: number): Prom
   }
 }
 
-function taskLog(stderr: string): string {
-  return stderr.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /gm, '');
-}
-
+const taskLog = stripTimestamps;
 
 /** Start vzdump in the background and wait until its log shows `marker` (or it exits). */
-async function vzdumpUntil(args: string[], marker: string) {
-  const child = env.spawn(['vzdump', ...args], { env: { GUESTVAULT_WORKERS: '1' } });
-  const out = { stderr: '' };
-  const done = new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === 'SIGTERM' ? 143 : 128))));
-  child.stdout.resume();
-  await new Promise<void>((resolve) => {
-    child.stderr.on('data', (b: Buffer) => {
-      out.stderr += b.toString();
-      if (out.stderr.includes(marker)) resolve();
-    });
-    void done.then(() => resolve());
-  });
-  return { child, done, out };
-}
+const vzdumpUntil = (args: string[], marker: string) => spawnUntil(env, ['vzdump', ...args], marker, { GUESTVAULT_WORKERS: '1' });
 
 let original: Buffer;
 

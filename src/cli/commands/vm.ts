@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { GuestvaultError } from '../../errors.js';
 import {
-  checkNotLocked, checkProperty, formatDiskSize, checkVmid, formatVmConfig, listVmids, loadVm, parseAgentOption, parseDisk, parseSize, pauseVm,
+  checkNotLocked, checkProperty, formatDisk, formatDiskSize, checkVmid, formatVmConfig, listVmids, loadVm, parseAgentOption, parseDisk, parseSize, pauseVm,
   removeVmConfig, resumeVm, saveVm, shutdownVm, startVm, stopVm, vmDisks, vmExists, vmStatus, withVmConfigLock,
   type VmConfig,
 } from '../../guests/index.js';
@@ -83,7 +83,7 @@ function materializeDisk(vmid: string, key: string, value: string): { value: str
   const path = resolveVolume(volid).path;
   const spec = parseDisk(key, [volid, ...Object.entries(opts).map(([k, v]) => `${k}=${String(v)}`)].join(','));
   spec.options.size = formatDiskSize(volumeInfo(path).virtualSize);
-  return { value: [spec.volid, ...Object.entries(spec.options).map(([k, v]) => `${k}=${v}`)].join(','), created };
+  return { value: formatDisk(spec), created };
 }
 
 function applyChanges(conf: VmConfig, changes: ConfigChanges): string[] {

@@ -117,7 +117,7 @@ export async function startVm(conf: VmConfig, opts: { paused?: boolean } = {}): 
   const paths = vmPaths(vmid, true);
   const disks = attachDisks(conf);
   // Sockets and pid file of a QEMU that died are stale: QEMU would refuse to bind over them.
-  for (const f of [paths.qmp, paths.qmpStatus, paths.agent, paths.pid, paths.nbd]) rmSync(f, { force: true });
+  cleanupRuntime(vmid);
   const args = qemuArgs(conf, disks, paths, { paused: opts.paused ?? false });
   const r = spawnSync(qemuBinary(), args, { encoding: 'utf8', timeout: 60_000 });
   if (r.error) {
