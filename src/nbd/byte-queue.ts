@@ -1,14 +1,12 @@
 /**
- * Buffers bytes arriving from a socket and hands them out in exact-size pieces, one awaiting
- * reader at a time (the handshake and the reply loop are both sequential readers).
- *
- * The socket reads into one reused buffer (`transient` pushes), so nothing is allocated per read.
- * Bytes for a pending `readInto` are copied straight from that buffer to their destination; only
- * bytes nobody waits for yet are copied into the queue's own storage.
+ * Buffers bytes arriving from a socket during the handshake and hands them out in exact-size
+ * pieces to one awaiting reader at a time. (Replies to requests bypass it: see reply-parser.ts.)
  */
-type Waiter =
-  | { kind: 'exact'; n: number; resolve: () => void; reject: (e: Error) => void }
-  | { kind: 'into'; target: Buffer; at: number; remaining: number; resolve: () => void; reject: (e: Error) => void };
+interface Waiter {
+  n: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
 
 export class ByteQueue {
   private chunks: Buffer[] = [];
@@ -18,27 +16,14 @@ export class ByteQueue {
 
   /** `transient`: `chunk` is reused by the caller after this returns, so keep a copy. */
   push(chunk: Buffer, transient = false): void {
-    if (this.endError) return;
-    const w = this.waiter;
-    if (w?.kind === 'into') {
-      const n = Math.min(w.remaining, chunk.length);
-      chunk.copy(w.target, w.at, 0, n);
-      w.at += n;
-      w.remaining -= n;
-      chunk = chunk.subarray(n);
-      if (w.remaining === 0) {
-        this.waiter = undefined;
-        w.resolve();
-      }
-      if (chunk.length === 0) return;
-    }
+    if (this.endError || chunk.length === 0) return;
     const kept = transient ? Buffer.from(chunk) : chunk;
     this.chunks.push(kept);
     this.available += kept.length;
-    const e = this.waiter;
-    if (e?.kind === 'exact' && this.available >= e.n) {
+    const w = this.waiter;
+    if (w && this.available >= w.n) {
       this.waiter = undefined;
-      e.resolve();
+      w.resolve();
     }
   }
 
@@ -47,10 +32,18 @@ export class ByteQueue {
     if (this.endError) return;
     this.endError = err;
     const w = this.waiter;
-    if (w && (w.kind === 'into' || this.available < w.n)) {
+    if (w && this.available < w.n) {
       this.waiter = undefined;
       w.reject(err);
     }
+  }
+
+  /** Everything queued, as one buffer, leaving the queue empty. */
+  drain(): Buffer {
+    const all = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.available = 0;
+    return all;
   }
 
   /** Resolves with exactly `n` bytes. */
@@ -59,35 +52,10 @@ export class ByteQueue {
     if (this.available < n) {
       if (this.endError) throw this.endError;
       await new Promise<void>((resolve, reject) => {
-        this.waiter = { kind: 'exact', n, resolve, reject };
+        this.waiter = { n, resolve, reject };
       });
     }
     return this.take(n);
-  }
-
-  /** Copies exactly `n` bytes into `target` at `at`: from what is queued, then as they arrive. */
-  async readInto(target: Buffer, at: number, n: number): Promise<void> {
-    if (this.waiter) throw new Error('ByteQueue: concurrent readers');
-    let filled = 0;
-    while (filled < n && this.chunks.length > 0) {
-      const c = this.chunks[0]!;
-      const want = n - filled;
-      if (c.length <= want) {
-        c.copy(target, at + filled);
-        filled += c.length;
-        this.chunks.shift();
-      } else {
-        c.copy(target, at + filled, 0, want);
-        this.chunks[0] = c.subarray(want);
-        filled += want;
-      }
-    }
-    this.available -= filled;
-    if (filled === n) return;
-    if (this.endError) throw this.endError;
-    await new Promise<void>((resolve, reject) => {
-      this.waiter = { kind: 'into', target, at: at + filled, remaining: n - filled, resolve, reject };
-    });
   }
 
   private take(n: number): Buffer {

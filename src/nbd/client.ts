@@ -3,6 +3,7 @@ import { GuestvaultError } from '../errors.js';
 import { ByteQueue } from './byte-queue.js';
 import * as C from './constants.js';
 import { negotiate, type NegotiatedExport } from './handshake.js';
+import { ReplyParser, type OtherRequest, type PendingRequest, type ReadRequest, type StatusRequest } from './reply-parser.js';
 
 export interface NbdConnectOptions {
   /** Unix socket path (takes precedence over host/port). */
@@ -23,37 +24,18 @@ export interface NbdExtent {
   flags: number;
 }
 
-interface ReadRequest {
-  kind: 'read';
-  offset: number;
-  length: number;
-  buffer: Buffer;
-  covered: number;
-}
-interface StatusRequest {
-  kind: 'status';
-  offset: number;
-  length: number;
-  contextId: number;
-  /** (length, flags) pairs for our context, in order. */
-  extents: Array<{ length: number; flags: number }> | undefined;
-}
-interface OtherRequest {
-  kind: 'other';
-}
-type RequestState = (ReadRequest | StatusRequest | OtherRequest) & {
+type RequestState = PendingRequest & {
   cookie: bigint;
-  describe: string;
-  error?: GuestvaultError;
-  /** Set once the caller got an answer (timeout); the reply is then consumed and dropped. */
-  abandoned: boolean;
   timer?: NodeJS.Timeout;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 };
 
-function errnoName(errno: number): string {
-  return C.NBD_ERRNO_NAMES[errno] ?? `errno ${errno}`;
+/** Where the socket's bytes go: the handshake's queue until the reply parser takes over. */
+interface ByteRoute {
+  deliver?: (bytes: Uint8Array) => void;
+  /** The buffer the next socket read goes into. */
+  next?: (scratch: Buffer) => Uint8Array;
 }
 
 /** Size of the read requests a large read is split into. */
@@ -76,10 +58,12 @@ export class NbdClient {
   private failure: GuestvaultError | undefined;
   private closing = false;
   private readonly closed: Promise<void>;
+  private readonly parser: ReplyParser<RequestState>;
 
   private constructor(
     private readonly socket: net.Socket,
-    private readonly queue: ByteQueue,
+    queue: ByteQueue,
+    route: ByteRoute,
     private readonly where: string,
     private readonly timeoutMs: number,
     info: NegotiatedExport,
@@ -94,12 +78,38 @@ export class NbdClient {
     this.minBlock = min > 0 && min <= this.maxRequest ? min : 1;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('close', () => {
-      this.queue.end(new Error('connection closed'));
       if (!this.closing) {
         this.fail(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the connection was closed by the server`));
       }
     });
-    void this.replyLoop();
+    this.parser = new ReplyParser<RequestState>(where, this.structuredReplies, {
+      lookup: (cookie) => {
+        const req = this.pending.get(cookie);
+        if (!req) throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: reply for unknown cookie ${cookie}`);
+        return req;
+      },
+      settle: (req) => this.settle(req),
+    });
+    route.deliver = (bytes) => this.feed(bytes);
+    route.next = (scratch) => (this.failure ? scratch : this.parser.nextReadBuffer(scratch));
+    // Nothing should follow the handshake before a request, but a byte must never be lost.
+    const early = queue.drain();
+    if (early.length > 0) this.feed(early);
+  }
+
+  /** Bytes from the socket, in order: parsed at once; a protocol error ends the connection. */
+  private feed(bytes: Uint8Array): void {
+    if (this.failure) return;
+    try {
+      this.parser.feed(bytes);
+    } catch (err) {
+      this.fail(
+        err instanceof GuestvaultError
+          ? err
+          : new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the connection was lost: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+      );
+      this.socket.destroy();
+    }
   }
 
   static async connect(opts: NbdConnectOptions): Promise<NbdClient> {
@@ -107,12 +117,20 @@ export class NbdClient {
     const where = opts.path !== undefined ? `socket ${opts.path}` : `${opts.host ?? 'localhost'}:${opts.port ?? 10809}`;
     const label = `NBD ${where} (export '${opts.exportName}')`;
     const queue = new ByteQueue();
-    // Reads land in one reused buffer (no allocation and garbage per read); the queue copies
-    // the bytes out at once, straight into a read's destination when one is waiting.
-    const onread = { buffer: Buffer.allocUnsafe(256 * 1024), callback: (n: number, buf: Uint8Array): boolean => {
-      queue.push(Buffer.from(buf.buffer, buf.byteOffset, n), true);
-      return true;
-    } };
+    const route: ByteRoute = {};
+    // During the handshake reads land in one reused buffer and the queue copies them out. Then
+    // the reply parser chooses each read's buffer: read data goes from the kernel straight into
+    // its destination, without a copy in JavaScript.
+    const scratch = Buffer.allocUnsafe(256 * 1024);
+    const onread = {
+      // Node asks for the next read's buffer after each callback.
+      buffer: (): Uint8Array => route.next?.(scratch) ?? scratch,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        if (route.deliver) route.deliver(buf.subarray(0, n));
+        else queue.push(Buffer.from(buf.buffer, buf.byteOffset, n), true);
+        return true;
+      },
+    };
     const socket =
       opts.path !== undefined ? net.createConnection({ path: opts.path, onread }) : net.createConnection({ host: opts.host ?? 'localhost', port: opts.port ?? 10809, onread });
     socket.setNoDelay?.(true);
@@ -155,7 +173,7 @@ export class NbdClient {
         ),
         timeout,
       ]);
-      return new NbdClient(socket, queue, where, timeoutMs, info);
+      return new NbdClient(socket, queue, route, where, timeoutMs, info);
     } catch (err) {
       socket.destroy();
       throw err;
@@ -348,125 +366,5 @@ export class NbdClient {
       if (!req.abandoned) req.reject(err);
     }
     this.pending.clear();
-  }
-
-  private async replyLoop(): Promise<void> {
-    try {
-      for (;;) {
-        const magicBuf = await this.queue.readExact(4);
-        const magic = magicBuf.readUInt32BE(0);
-        if (magic === C.NBD_SIMPLE_REPLY_MAGIC) await this.simpleReply();
-        else if (magic === C.NBD_STRUCTURED_REPLY_MAGIC) await this.structuredChunk();
-        else throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: bad reply magic 0x${magic.toString(16)}`);
-      }
-    } catch (err) {
-      if (err instanceof GuestvaultError) {
-        this.fail(err);
-        this.socket.destroy();
-      } else if (!this.closing) {
-        this.fail(new GuestvaultError('E_NBD_IO', `NBD ${this.where}: the connection was lost: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
-      }
-    }
-  }
-
-  private lookup(cookie: bigint): RequestState {
-    const req = this.pending.get(cookie);
-    if (!req) throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: reply for unknown cookie ${cookie}`);
-    return req;
-  }
-
-  private async simpleReply(): Promise<void> {
-    const rest = await this.queue.readExact(C.NBD_SIMPLE_REPLY_SIZE - 4);
-    const errno = rest.readUInt32BE(0);
-    const req = this.lookup(rest.readBigUInt64BE(4));
-    if (errno !== 0) {
-      req.error = new GuestvaultError('E_NBD_IO', `NBD ${this.where}: ${req.describe} failed: ${errnoName(errno)}`);
-    } else if (req.kind === 'read') {
-      if (this.structuredReplies) {
-        throw new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: simple reply with data to a read after structured replies were negotiated`);
-      }
-      await this.queue.readInto(req.buffer, 0, req.length);
-      req.covered = req.length;
-    }
-    this.settle(req);
-  }
-
-  private async structuredChunk(): Promise<void> {
-    const head = await this.queue.readExact(C.NBD_STRUCTURED_REPLY_SIZE - 4);
-    const flags = head.readUInt16BE(0);
-    const type = head.readUInt16BE(2);
-    const req = this.lookup(head.readBigUInt64BE(4));
-    const length = head.readUInt32BE(12);
-    const bad = (msg: string) => {
-      req.error ??= new GuestvaultError('E_NBD_PROTOCOL', `NBD ${this.where}: ${req.describe}: ${msg}`);
-    };
-    // Read data goes straight from the socket into the request's buffer; the rest is small.
-    if (type === C.NBD_REPLY_TYPE_OFFSET_DATA && req.kind === 'read' && length >= 8) {
-      const at = Number((await this.queue.readExact(8)).readBigUInt64BE(0));
-      const len = length - 8;
-      if (at < req.offset || at + len > req.offset + req.length) {
-        await this.queue.readExact(len);
-        bad(`chunk [${at}, +${len}) lies outside the request`);
-      } else {
-        await this.queue.readInto(req.buffer, at - req.offset, len);
-        req.covered += len;
-      }
-      if ((flags & C.NBD_REPLY_FLAG_DONE) !== 0) this.settle(req);
-      return;
-    }
-    const payload = await this.queue.readExact(length);
-    switch (type) {
-      case C.NBD_REPLY_TYPE_NONE:
-        if ((flags & C.NBD_REPLY_FLAG_DONE) === 0) bad('NBD_REPLY_TYPE_NONE without the DONE flag');
-        break;
-      case C.NBD_REPLY_TYPE_OFFSET_DATA:
-      case C.NBD_REPLY_TYPE_OFFSET_HOLE: {
-        if (req.kind !== 'read') {
-          bad(`unexpected data chunk type ${type}`);
-          break;
-        }
-        const isData = type === C.NBD_REPLY_TYPE_OFFSET_DATA;
-        if (length < (isData ? 8 : 12)) {
-          bad('short data chunk');
-          break;
-        }
-        const at = Number(payload.readBigUInt64BE(0));
-        const len = isData ? length - 8 : payload.readUInt32BE(8);
-        if (at < req.offset || at + len > req.offset + req.length) {
-          bad(`chunk [${at}, +${len}) lies outside the request`);
-          break;
-        }
-        if (isData) payload.copy(req.buffer, at - req.offset, 8);
-        else req.buffer.fill(0, at - req.offset, at - req.offset + len);
-        req.covered += len;
-        break;
-      }
-      case C.NBD_REPLY_TYPE_BLOCK_STATUS: {
-        if (req.kind !== 'status') {
-          bad('unexpected block status chunk');
-          break;
-        }
-        if (length < 12 || (length - 4) % 8 !== 0) {
-          bad(`malformed block status chunk of ${length} bytes`);
-          break;
-        }
-        if (payload.readUInt32BE(0) !== req.contextId) break; // another negotiated context
-        const extents: Array<{ length: number; flags: number }> = [];
-        for (let p = 4; p < length; p += 8) extents.push({ length: payload.readUInt32BE(p), flags: payload.readUInt32BE(p + 4) });
-        req.extents = extents;
-        break;
-      }
-      default:
-        if ((type & C.NBD_REPLY_TYPE_FLAG_ERROR) !== 0) {
-          const errno = length >= 4 ? payload.readUInt32BE(0) : 0;
-          const msgLen = length >= 6 ? payload.readUInt16BE(4) : 0;
-          const msg = msgLen > 0 && 6 + msgLen <= length ? `: ${payload.toString('utf8', 6, 6 + msgLen)}` : '';
-          const where = type === C.NBD_REPLY_TYPE_ERROR_OFFSET && length >= 6 + msgLen + 8 ? ` at offset ${payload.readBigUInt64BE(6 + msgLen)}` : '';
-          req.error ??= new GuestvaultError('E_NBD_IO', `NBD ${this.where}: ${req.describe} failed${where}: ${errnoName(errno)}${msg}`);
-        } else {
-          bad(`unknown structured reply chunk type ${type}`);
-        }
-    }
-    if ((flags & C.NBD_REPLY_FLAG_DONE) !== 0) this.settle(req);
   }
 }
