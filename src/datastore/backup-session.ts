@@ -118,9 +118,9 @@ export class BackupSession {
     return this.poolInstance;
   }
 
-  /** Start the workers now, `threads` of them (no effect once they run). */
-  startPool(threads: number): ChunkPool {
-    this.poolInstance ??= new ChunkPool(threads);
+  /** Start `eager` of at most `threads` workers now (no effect once they run). */
+  startPool(threads: number, eager = threads): ChunkPool {
+    this.poolInstance ??= new ChunkPool(threads, eager);
     return this.poolInstance;
   }
 

@@ -38,10 +38,11 @@ export class ChunkPool {
   readonly threads: number;
   readonly maxInFlight: number;
 
-  constructor(threads = defaultThreads()) {
+  /** `eager`: workers started at once; the others start when tasks queue up. */
+  constructor(threads = defaultThreads(), eager = threads) {
     this.threads = threads;
     this.maxInFlight = threads * 2;
-    this.piscina = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
+    this.piscina = new Piscina({ filename: workerFile(), minThreads: Math.min(eager, threads), maxThreads: threads, idleTimeout: 60_000 });
   }
 
   /** Resolves once a slot is free; pair every call with exactly one `run`. */

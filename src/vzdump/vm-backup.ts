@@ -140,13 +140,16 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
       startedForBackup = true;
     }
     qmp ??= await connectQmp(vmid);
-    // Start the hashing/compression workers now: their start-up (a few hundred ms) then overlaps
-    // with setting up the view instead of delaying the first chunk.
-    session.startPool(streamThreads());
     await cleanupLeftovers(qmp, paths, log);
 
     const keys = included.map((d) => d.key);
     requests = await planBitmaps(qmp, session, vmid, keys, opts, result);
+    // Start the hashing/compression workers now: their start-up (~150 ms of CPU each) then
+    // overlaps with setting up the view. An incremental usually has little to store, so one
+    // worker starts and more only when chunks queue up: starting all would take CPU from
+    // the few reads that matter.
+    const incremental = result.disks.every((d) => d.incremental);
+    session.startPool(streamThreads(), incremental ? 1 : streamThreads());
     const prepared = await prepareView(qmp, paths, keys);
     viewKeys = keys;
 
