@@ -1,3 +1,5 @@
 /** storage.cfg and the storages behind it: dir storages (disk volumes) and datastore storages. */
 export * from './storage-config.js';
 export * from './volumes.js';
+export * from './compression.js';
+export * from './vma-file.js';
