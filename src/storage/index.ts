@@ -3,3 +3,4 @@ export * from './storage-config.js';
 export * from './volumes.js';
 export * from './compression.js';
 export * from './vma-file.js';
+export * from './archive-names.js';
