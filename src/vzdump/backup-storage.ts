@@ -1,16 +1,26 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Datastore, loadDatastoreConfigs } from '../datastore/index.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig, type KeyConfig } from '../formats/index.js';
 import { DEFAULT_DATASTORE_STORAGE, loadStorages, storageHasContent } from '../storage/index.js';
 
 export interface BackupStorage {
+  kind: 'datastore';
   id: string;
   store: Datastore;
   /** The storage's own retention, when it has one. */
   pruneBackups?: string;
   /** Encryption key file of the storage (`encryption-key` in storage.cfg), as PVE keeps one per PBS storage. */
   keyFile?: string;
+}
+
+/** A `dir` storage: one vzdump archive file per backup in `<path>/dump`. */
+export interface DirBackupStorage {
+  kind: 'dir';
+  id: string;
+  dumpDir: string;
+  pruneBackups?: string;
 }
 
 /** Read and parse a key file (PBS KeyConfig JSON), with errors that name the file. */
@@ -41,21 +51,42 @@ export function loadKeyFileNonInteractive(path: string): CryptConfig {
  * The datastore behind a storage id of storage.cfg. A bare datastore name is accepted too (jobs
  * written before storage.cfg existed name datastores directly).
  */
-export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): BackupStorage {
+export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): BackupStorage | DirBackupStorage {
   const cfg = loadStorages().find((s) => s.id === id);
   if (cfg) {
     if (cfg.disable === '1') throw new GuestvaultError('E_STORAGE_DISABLED', `storage '${id}' is disabled`);
     if (!storageHasContent(cfg, 'backup')) throw new GuestvaultError('E_STORAGE_CONTENT', `storage '${id}' does not allow backups (content ${cfg.content})`);
-    if (cfg.type !== 'datastore') {
-      throw new GuestvaultError('E_STORAGE_TYPE', `storage '${id}' is a ${cfg.type} storage: backups as vzdump archive files are not supported yet; use a datastore storage such as '${DEFAULT_DATASTORE_STORAGE}'`);
-    }
+    if (cfg.type === 'dir') return { kind: 'dir', id, dumpDir: openDumpDir(id, cfg.path!), ...(cfg['prune-backups'] ? { pruneBackups: cfg['prune-backups'] } : {}) };
+    if (cfg.type !== 'datastore') throw new GuestvaultError('E_STORAGE_TYPE', `storage '${id}' is a ${cfg.type} storage, which cannot hold backups`);
     const store = Datastore.open(cfg.datastore!);
-    return { id, store, pruneBackups: cfg['prune-backups'] ?? store.config['prune-backups'], ...(cfg['encryption-key'] ? { keyFile: cfg['encryption-key'] } : {}) };
+    return { kind: 'datastore', id, store, pruneBackups: cfg['prune-backups'] ?? store.config['prune-backups'], ...(cfg['encryption-key'] ? { keyFile: cfg['encryption-key'] } : {}) };
   }
   if (loadDatastoreConfigs().some((c) => c.name === id)) {
     const store = Datastore.open(id);
-    return { id, store, pruneBackups: store.config['prune-backups'] };
+    return { kind: 'datastore', id, store, pruneBackups: store.config['prune-backups'] };
   }
   const known = loadStorages().filter((s) => storageHasContent(s, 'backup')).map((s) => s.id).join(', ');
   throw new GuestvaultError('E_STORAGE_UNKNOWN', `unknown storage '${id}' (storages for backups: ${known || 'none'})`);
+}
+
+/**
+ * `<path>/dump` of a dir storage, created when missing. The storage's path itself must exist and
+ * be writable: a missing path (an unmounted disk) must not be silently filled.
+ */
+export function openDumpDir(id: string, path: string): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new GuestvaultError('E_STORAGE_OFFLINE', `storage '${id}': path ${path} does not exist`);
+  }
+  if (!st.isDirectory()) throw new GuestvaultError('E_STORAGE_OFFLINE', `storage '${id}': path ${path} is not a directory`);
+  try {
+    accessSync(path, constants.W_OK);
+  } catch {
+    throw new GuestvaultError('E_STORAGE_ACCESS', `storage '${id}': path ${path} is not writable`);
+  }
+  const dump = join(path, 'dump');
+  mkdirSync(dump, { recursive: true });
+  return dump;
 }

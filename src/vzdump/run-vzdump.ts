@@ -9,7 +9,9 @@ import {
 import { parseKeepOptions } from '../retention/index.js';
 import { logSink, type TaskLog } from '../tasks/index.js';
 import type { CryptConfig } from '../formats/index.js';
-import { loadKeyFileNonInteractive, openBackupStorage } from './backup-storage.js';
+import { parseCompress } from '../storage/index.js';
+import { backupToArchive, pruneArchives, writeArchiveSideFiles } from './archive-backup.js';
+import { loadKeyFileNonInteractive, openBackupStorage, type DirBackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
 import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
 
@@ -24,6 +26,11 @@ export interface VzdumpOptions extends VzdumpSelection {
   lockwait?: number;
   /** Encrypt with this key (default: the storage's `encryption-key`, if any). */
   crypt?: CryptConfig;
+  /** Archive compression on a dir storage (ignored by datastores, which compress chunks). */
+  /** vzdump's `--compress` value (0, 1, gzip, lzo, zstd). */
+  compress?: string;
+  zstd?: number;
+  pigz?: number;
 }
 
 export interface VzdumpRunResult {
@@ -53,6 +60,16 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
     }
   }
   if (targets.length === 0 && result.failed === 0) task.warn('no guest selected on this node');
+  if (target.kind === 'dir') {
+    if (opts.crypt) task.warn(`storage '${target.id}' holds archive files: encryption applies only to datastore storages; the archives are not encrypted`);
+    for (const t of targets) {
+      if (ctx.signal?.aborted) break;
+      const path = await archiveOne(t, target, opts, task, ctx);
+      if (path) result.snapshots.push(path);
+      else result.failed++;
+    }
+    return result;
+  }
   const keep = opts['prune-backups'] ?? target.pruneBackups;
   const crypt = opts.crypt ?? (target.keyFile ? loadKeyFileNonInteractive(target.keyFile) : undefined);
   if (crypt) task.log(`encrypting with key ${crypt.fingerprintString()}`);
@@ -70,7 +87,7 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
       });
       let snapName: string;
       try {
-        const effective = await t.backup(session, target.id, { log: (m) => task.log(m), warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal });
+        const effective = await t.backup({ kind: 'datastore', session }, target.id, { log: (m) => task.log(m), warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal });
         if (hooks && effective) hooks.mode = effective as typeof hooks.mode;
         const snap = await session.finish();
         snapName = formatSnapshot(snap);
@@ -99,6 +116,47 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
     if (hooks) await runHook(hooks, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
   }
   return result;
+}
+
+/** One guest into a dir storage: the archive's path, or undefined when it failed (logged). */
+async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: VzdumpOptions, task: TaskLog, ctx: { node: string; signal?: AbortSignal }): Promise<string | undefined> {
+  const lines: string[] = [];
+  const log = (m: string) => {
+    task.log(m);
+    lines.push(`${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} INFO: ${m}`);
+  };
+  const hooks = t.hook && opts.script
+    ? { script: opts.script, mode: opts.mode, vmid: t.hook.vmid, env: { STOREID: target.id, DUMPDIR: target.dumpDir, VMTYPE: t.hook.vmtype, HOSTNAME: t.name }, log }
+    : undefined;
+  const started = Date.now();
+  log(`Starting Backup of ${t.label} into storage '${target.id}' (${target.dumpDir})`);
+  let path: string | undefined;
+  try {
+    const done = await backupToArchive(t, target, { compress: parseCompress(opts.compress), zstd: opts.zstd, pigz: opts.pigz }, {
+      log, warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal,
+    });
+    path = done.path;
+    writeArchiveSideFiles(path, { ...(opts['notes-template'] ? { notes: renderNotes(opts['notes-template'], t, ctx.node) } : {}), protected: opts.protected });
+    if (opts.protected) log(`${t.label}: archive marked protected`);
+    const keep = opts['prune-backups'] ?? target.pruneBackups;
+    if (keep && opts.remove !== false) {
+      const entries = pruneArchives(target.dumpDir, 'qemu', t.group.id, keep);
+      const removed = entries.filter((e) => e.removed);
+      log(`${t.label}: prune older backups with retention ${keep}: ${removed.length} of ${entries.length} archive(s) removed`);
+      for (const e of removed) log(`  removed ${e.file}: ${e.reason}`);
+      for (const e of entries.filter((x) => !x.removed && x.reason.startsWith('protected'))) log(`  kept ${e.file}: ${e.reason}`);
+    }
+    if (hooks) await runHook({ ...hooks, env: { ...hooks.env, TARGET: path } }, 'backup-end');
+    log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
+    return path;
+  } catch (err) {
+    log(`ERROR: Backup of ${t.label} failed - ${err instanceof Error ? err.message : String(err)}`);
+    if (hooks) await runHook(hooks, 'backup-abort').catch((e: Error) => log(`ERROR: ${e.message}`));
+    return undefined;
+  } finally {
+    if (path) writeArchiveSideFiles(path, { log: lines });
+    if (hooks) await runHook({ ...hooks, env: { ...hooks.env, ...(path ? { TARGET: path } : {}) } }, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
+  }
 }
 
 function formatElapsed(ms: number): string {

@@ -3,8 +3,10 @@
  * a selection (ids, all, exclude) into targets, one backup group each.
  */
 import { addSpecs, parseBackupSpec, type BackupSession, type GroupRef } from '../datastore/index.js';
+import { GuestvaultError } from '../errors.js';
 import { listVmids, loadVm } from '../guests/index.js';
 import { backupVm, type BackupMode } from './vm-backup.js';
+import { datastoreSink, type VmBackupSink } from './vm-sink.js';
 
 export interface TargetIo {
   log: (line: string) => void;
@@ -22,6 +24,9 @@ export interface VzdumpSelection {
   'host-backup'?: string[];
 }
 
+/** Where one backup goes: a datastore session, or (VMs only) a VMA archive being written. */
+export type BackupDest = { kind: 'datastore'; session: BackupSession } | { kind: 'archive'; vmSink: VmBackupSink };
+
 /** One guest (or the host) that a run backs up into one backup group. */
 export interface BackupTarget {
   label: string;
@@ -30,8 +35,8 @@ export interface BackupTarget {
   name: string;
   /** vmid and type for hook scripts (`qemu`), when the target is a guest. */
   hook?: { vmid: string; vmtype: string };
-  /** Back up into the session; returns the effective mode when it differs (a stopped VM: stop). */
-  backup(session: BackupSession, storage: string, io: TargetIo): Promise<string | void>;
+  /** Back up; returns the effective mode when it differs (a stopped VM: stop). */
+  backup(dest: BackupDest, storage: string, io: TargetIo): Promise<string | void>;
 }
 
 export interface GuestEngine {
@@ -53,7 +58,10 @@ export const hostEngine: GuestEngine = {
       label: `host/${node}`,
       group: { type: 'host', id: node },
       name: node,
-      backup: (session, _storage, io) => addSpecs(session, specs, { skipUnchanged: true, warn: io.warn }),
+      backup: (dest, storage, io) => {
+        if (dest.kind !== 'datastore') throw new GuestvaultError('E_STORAGE_TYPE', `storage '${storage}' holds archive files: host paths can only be backed up into a datastore storage`);
+        return addSpecs(dest.session, specs, { skipUnchanged: true, warn: io.warn });
+      },
     }];
   },
 };
@@ -78,10 +86,10 @@ export const qemuEngine: GuestEngine = {
         group: { type: 'vm', id: vmid },
         name,
         hook: { vmid, vmtype: 'qemu' },
-        backup: async (session, storage, io) => {
+        backup: async (dest, storage, io) => {
           // The freeze watchdog (default 60 s) can be shortened for guests known to freeze fast.
           const watchdog = Number(process.env.GUESTVAULT_FREEZE_WATCHDOG);
-          const r = await backupVm(session, vmid, {
+          const r = await backupVm(dest.kind === 'datastore' ? datastoreSink(dest.session) : dest.vmSink, vmid, {
             mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal,
             ...(watchdog > 0 ? { freezeWatchdogMs: watchdog * 1000 } : {}),
           });

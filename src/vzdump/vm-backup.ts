@@ -1,5 +1,5 @@
 /**
- * One VM into one datastore backup session, in stop, suspend or snapshot mode (Proxmox's order of
+ * One VM into a backup sink (a datastore session or a VMA archive), in stop, suspend or snapshot mode (Proxmox's order of
  * operations, reference §2.2). Whatever happens — success, error, timeout, SIGTERM — the guest is
  * thawed, resumed or restarted, the point-in-time view is torn down and the config lock removed
  * (each step in `finally`, each with a timeout), and the log states the guest's downtime.
@@ -10,12 +10,12 @@ import {
   settleBitmaps, shutdownVm, startVm, stopVm, teardown, vmPaths, vmStatus, driveNode,
   type AgentClient, type BitmapPlan, type QmpClient, type ViewDiskRequest, type VmConfig,
 } from '../guests/index.js';
-import { addImageStream, previousImageIndex, streamThreads, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
 import { formatSize } from '../tasks/index.js';
 import { bitmapName, readBitmapState, writeBitmapRecords, type BitmapRecord } from './bitmap-state.js';
 import { runHook, type HookContext } from './hook-script.js';
 import { openNbdDisk, type NbdDiskReader } from './nbd-disk-reader.js';
+import type { VmBackupSink } from './vm-sink.js';
 
 export type BackupMode = 'stop' | 'suspend' | 'snapshot';
 
@@ -50,14 +50,14 @@ export function configForBackup(conf: VmConfig): Buffer {
   return Buffer.from(formatVmConfig({ vmid: conf.vmid, props, description: conf.description }));
 }
 
-export async function backupVm(session: BackupSession, vmid: string, opts: VmBackupOptions): Promise<VmBackupResult> {
+export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupOptions): Promise<VmBackupResult> {
   const log = opts.log;
   let conf = loadVm(vmid);
   conf = await setVmLock(vmid, 'backup');
   const result: VmBackupResult = { mode: opts.mode, downtime: [], disks: [] };
   const hooks: HookContext = {
     script: opts.script, mode: opts.mode, vmid,
-    env: { STOREID: opts.storage, VMTYPE: 'qemu', HOSTNAME: conf.props.name ?? `vm${vmid}`, TARGET: `${session.store.name}:vm/${vmid}` },
+    env: { STOREID: opts.storage, VMTYPE: 'qemu', HOSTNAME: conf.props.name ?? `vm${vmid}`, TARGET: sink.target },
     log,
   };
   const paths = vmPaths(vmid, true);
@@ -143,13 +143,8 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
     await cleanupLeftovers(qmp, paths, log);
 
     const keys = included.map((d) => d.key);
-    requests = await planBitmaps(qmp, session, vmid, keys, opts, result);
-    // Start the hashing/compression workers now: their start-up (~150 ms of CPU each) then
-    // overlaps with setting up the view. An incremental usually has little to store, so one
-    // worker starts and more only when chunks queue up: starting all would take CPU from
-    // the few reads that matter.
-    const incremental = result.disks.every((d) => d.incremental);
-    session.startPool(streamThreads(), incremental ? 1 : streamThreads());
+    requests = await planBitmaps(qmp, sink, vmid, keys, opts, result);
+    sink.prepare(result.disks.every((d) => d.incremental));
     const prepared = await prepareView(qmp, paths, keys);
     viewKeys = keys;
 
@@ -182,27 +177,22 @@ export async function backupVm(session: BackupSession, vmid: string, opts: VmBac
     checkAbort();
     const exported = await exportView(qmp, paths, prepared.map((p, i) => ({ ...p, bitmap: requests[i]!.bitmap })));
     const records: Record<string, BitmapRecord> = {};
+    await sink.begin(exported.map((d) => ({ key: d.key, size: d.size })), configForBackup(conf));
     for (const [i, disk] of exported.entries()) {
       checkAbort();
       const reader = await openNbdDisk(paths.nbd, disk.exportName, disk.dirtyContext, opts.signal);
       readers.push(reader);
-      const archive = `drive-${disk.key}.img`;
       const info = result.disks[i]!;
-      let base: ImageBase | undefined;
-      if (disk.dirtyContext && info.incremental) {
-        const prev = previousImageIndex(session, `${archive}.fidx`, disk.size);
-        if ('digests' in prev) base = { digests: prev.digests, changed: (c) => reader.changed![c] === 1 };
-      }
-      log(`${disk.key}: ${base ? `using fast incremental mode (dirty bitmap), ${formatSize(reader.changedCount * BITMAP_GRANULARITY)} dirty of ${formatSize(disk.size)} total` : `reading ${formatSize(disk.size)}`}`
+      const incremental = disk.dirtyContext !== undefined && info.incremental;
+      log(`${disk.key}: ${incremental ? `using fast incremental mode (dirty bitmap), ${formatSize(reader.changedCount * BITMAP_GRANULARITY)} dirty of ${formatSize(disk.size)} total` : `reading ${formatSize(disk.size)}`}`
         + `; ${formatSize(reader.zeroCount * BITMAP_GRANULARITY)} zero data not read`);
-      const stats = await addImageStream(session, archive, reader, base);
-      info.read = stats.readBytes;
-      log(`${disk.key}: ${summaryLine(stats)}; read ${formatSize(stats.readBytes)}${stats.reusedChunks ? `, reused ${stats.reusedChunks} unchanged chunk(s)` : ''}`);
-      const entry = session.files.find((f) => f.filename === `${archive}.fidx`)!;
+      const written = await sink.writeDisk({ key: disk.key, size: disk.size }, reader, incremental);
+      info.read = written.readBytes;
+      log(`${disk.key}: ${written.summary}`);
       const plan = requests[i]!.bitmap;
-      if (plan.action !== 'none') records[disk.key] = { bitmap: plan.name, csum: entry.csum, size: disk.size, snapshot: session.snapshot.time };
+      if (plan.action !== 'none' && written.csum) records[disk.key] = { bitmap: plan.name, csum: written.csum, size: disk.size, snapshot: sink.time };
     }
-    session.addBlob('qemu-server.conf', configForBackup(conf));
+    await sink.end();
     log(`guest downtime: ${result.downtime.length ? result.downtime.join(', ') : mode === 'stop' && !wasRunning ? 'none (the VM was not running)' : 'none (the guest ran throughout)'}`);
     success = true;
     writeBitmapRecords(vmid, opts.storage, records);
@@ -266,7 +256,7 @@ async function freeze(conf: VmConfig, opts: VmBackupOptions, log: (m: string) =>
  * Decide per disk whether its dirty bitmap can be trusted for an incremental read; log why not.
  * Fills `result.disks` in the order of `keys`.
  */
-async function planBitmaps(qmp: QmpClient, session: BackupSession, vmid: string, keys: readonly string[], opts: VmBackupOptions, result: VmBackupResult): Promise<ViewDiskRequest[]> {
+async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, keys: readonly string[], opts: VmBackupOptions, result: VmBackupResult): Promise<ViewDiskRequest[]> {
   const name = bitmapName(opts.storage);
   const state = readBitmapState(vmid)[opts.storage] ?? {};
   const out: ViewDiskRequest[] = [];
@@ -279,9 +269,9 @@ async function planBitmaps(qmp: QmpClient, session: BackupSession, vmid: string,
     const persistent = node.format === 'qcow2';
     let plan: BitmapPlan;
     let reason: string | undefined;
-    if (opts.dirtyBitmaps === false) {
+    if (opts.dirtyBitmaps === false || !sink.incremental) {
       plan = { action: 'none' };
-      reason = 'dirty bitmaps disabled';
+      reason = sink.incremental ? 'dirty bitmaps disabled' : 'full read (an archive file holds every block)';
     } else if (!existing) {
       plan = { action: 'new', name, persistent };
       reason = rec
@@ -292,7 +282,7 @@ async function planBitmaps(qmp: QmpClient, session: BackupSession, vmid: string,
       plan = { action: 'new', name, persistent };
       reason = 'the dirty bitmap is inconsistent (QEMU was not shut down cleanly)';
     } else {
-      const prev = previousImageIndex(session, `drive-${key}.img.fidx`, node.size);
+      const prev = sink.previousDisk(key, node.size);
       const why = !rec ? 'no record of the backup the dirty bitmap belongs to'
         : 'reason' in prev ? prev.reason
           : prev.csum !== rec.csum ? 'the last snapshot is not the one the dirty bitmap was synced to (pruned, removed or made by another backup)'

@@ -103,7 +103,11 @@ interface OpenedBackup {
 
 /** Everything read and checked before anything is written. */
 function openBackup(source: RestoreSource, vmid: string, crypt: CryptConfig | undefined): OpenedBackup {
-  const { store } = openBackupStorage(source.storage);
+  const storage = openBackupStorage(source.storage);
+  if (storage.kind !== 'datastore') {
+    throw new GuestvaultError('E_STORAGE_TYPE', `storage '${source.storage}' holds archive files: restore an archive by its path (restoring from archives is not supported yet)`);
+  }
+  const { store } = storage;
   const reader = SnapshotReader.open(store, source.snapshot, crypt);
   const what = `${reader.name}/${VM_CONFIG_BLOB}`;
   if (!reader.manifest.files.some((f) => f.filename === VM_CONFIG_BLOB)) {

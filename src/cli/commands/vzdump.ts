@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { parseCompress } from '../../storage/index.js';
 import { GuestvaultError } from '../../errors.js';
 import { localNodeName } from '../../jobs/index.js';
 import { TaskLog } from '../../tasks/index.js';
@@ -22,11 +23,19 @@ interface VzdumpCli {
   node?: string;
   quiet?: boolean;
   keyfile?: string;
+  compress: string;
+  zstd: string;
+  pigz: string;
   outputFormat: OutputFormat;
 }
 
 function minutes(v: string, what: string): number {
   if (!/^\d+$/.test(v)) throw new GuestvaultError('E_USAGE', `--${what} must be whole minutes, not '${v}'`);
+  return Number(v);
+}
+
+function threads(v: string, option: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 256) throw new GuestvaultError('E_USAGE', `invalid value '${v}' for --${option}: a number of threads from 0 to 256`);
   return Number(v);
 }
 
@@ -47,6 +56,9 @@ export function vzdumpCommand(): Command {
     .addOption(new Option('--remove <0|1>', 'prune older backups afterwards').choices(['0', '1']).default('1'))
     .option('--node <node>', 'only run on this node')
     .option('--keyfile <file>', 'encrypt with this key (default: the storage\'s encryption-key)')
+    .option('--compress <0|1|gzip|lzo|zstd>', 'archive compression on a dir storage (1 = lzo; datastores always compress their chunks)', '0')
+    .option('--zstd <threads>', 'zstd threads (0 = half the cores)', '1')
+    .option('--pigz <threads>', 'gzip with pigz and N threads (1 = half the cores; 0 = plain gzip)', '0')
     .option('--quiet', 'no log on stderr (the task log is still written)'))
     .action(async (vmids: string[], o: VzdumpCli) => {
       if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
@@ -71,6 +83,9 @@ export function vzdumpCommand(): Command {
         'prune-backups': o.pruneBackups,
         remove: o.remove !== '0',
         crypt: o.keyfile ? await loadKeyFile(o.keyfile) : undefined,
+        compress: parseCompress(o.compress) === 'none' ? undefined : o.compress,
+        zstd: threads(o.zstd, 'zstd'),
+        pigz: threads(o.pigz, 'pigz'),
       };
       const task = new TaskLog('vzdump', vmids.length === 1 ? vmids[0]! : '', currentAuthId(), o.quiet || o.outputFormat !== 'text' ? undefined : (l) => process.stderr.write(`${l}\n`));
       // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.

@@ -1,0 +1,81 @@
+/**
+ * Where a VM backup's disks and config go. The VM side (modes, point-in-time view, NBD reading)
+ * is the same for every storage; a sink stores what it reads: a datastore snapshot (chunks,
+ * fixed indexes, dirty-bitmap incrementals) or one VMA archive stream.
+ */
+import { addImageStream, previousImageIndex, streamThreads, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
+import { formatSize } from '../tasks/index.js';
+import type { NbdDiskReader } from './nbd-disk-reader.js';
+
+export interface SinkDisk {
+  key: string;
+  size: number;
+}
+
+export interface DiskWriteResult {
+  readBytes: number;
+  /** One line for the task log. */
+  summary: string;
+  /** Checksum of the stored index (datastore), which the dirty bitmap is synced to. */
+  csum?: string;
+}
+
+export interface VmBackupSink {
+  /** Hook scripts' TARGET (where the backup goes). */
+  target: string;
+  /** The backup's time (seconds since the epoch). */
+  time: number;
+  /** Whether dirty bitmaps can make this backup incremental (only a datastore keeps chunks). */
+  incremental: boolean;
+  /** For a dirty bitmap: the csum of the previous backup of this disk, or why there is none. */
+  previousDisk(key: string, size: number): { csum: string } | { reason: string };
+  /** Before the point in time is taken: start workers (`incremental`: likely little to store). */
+  prepare(incremental: boolean): void;
+  /** Once, after the view is exported and before any disk: the disks in order and the config. */
+  begin(disks: readonly SinkDisk[], config: Buffer): Promise<void>;
+  /** One disk, in the order given to `begin`. `changed` (incremental): only these chunks changed. */
+  writeDisk(disk: SinkDisk, reader: NbdDiskReader, incremental: boolean): Promise<DiskWriteResult>;
+  /** After the last disk. */
+  end(): Promise<void>;
+}
+
+/** A datastore snapshot: `drive-<key>.img.fidx` per disk plus `qemu-server.conf.blob`. */
+export function datastoreSink(session: BackupSession): VmBackupSink {
+  let config: Buffer | undefined;
+  return {
+    target: `${session.store.name}:vm/${session.snapshot.id}`,
+    time: session.snapshot.time,
+    incremental: true,
+    previousDisk(key, size) {
+      const prev = previousImageIndex(session, `drive-${key}.img.fidx`, size);
+      return 'reason' in prev ? { reason: prev.reason } : { csum: prev.csum };
+    },
+    prepare(incremental) {
+      // Workers start now: their start-up (~150 ms of CPU each) overlaps with setting up the
+      // view. An incremental usually has little to store, so one worker starts and more only
+      // when chunks queue up: starting all would take CPU from the few reads that matter.
+      session.startPool(streamThreads(), incremental ? 1 : streamThreads());
+    },
+    async begin(_disks, conf) {
+      config = conf;
+    },
+    async writeDisk(disk, reader, incremental) {
+      const archive = `drive-${disk.key}.img`;
+      let base: ImageBase | undefined;
+      if (incremental && reader.changed) {
+        const prev = previousImageIndex(session, `${archive}.fidx`, disk.size);
+        if ('digests' in prev) base = { digests: prev.digests, changed: (c) => reader.changed![c] === 1 };
+      }
+      const stats = await addImageStream(session, archive, reader, base);
+      const entry = session.files.find((f) => f.filename === `${archive}.fidx`)!;
+      return {
+        readBytes: stats.readBytes,
+        summary: `${summaryLine(stats)}; read ${formatSize(stats.readBytes)}${stats.reusedChunks ? `, reused ${stats.reusedChunks} unchanged chunk(s)` : ''}`,
+        csum: entry.csum,
+      };
+    },
+    async end() {
+      session.addBlob('qemu-server.conf', config!);
+    },
+  };
+}
