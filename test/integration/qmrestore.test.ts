@@ -226,7 +226,7 @@ describe('qmrestore', () => {
       [['qmrestore', snap, '103', '--storage', 'nope'], 1, /unknown storage 'nope'.*\[E_STORAGE_UNKNOWN\]/],
       [['qmrestore', snap, '103', '--storage', 'local-store'], 1, /storage 'local-store' \(datastore\) cannot hold disk images.*\[E_STORAGE_CONTENT\]/],
       [['qmrestore', `nope:backup/${snap}`, '103'], 1, /unknown storage 'nope' \(storages for backups: .*\) \[E_STORAGE_UNKNOWN\]/],
-      [['qmrestore', snap, '103', '--source-storage', 'local'], 1, /storage 'local' is a dir storage.*\[E_STORAGE_TYPE\]/],
+      [['qmrestore', snap, '103', '--source-storage', 'local'], 1, /storage 'local' holds archive files.*\[E_STORAGE_TYPE\]/],
       [['qmrestore', snap, '12'], 2, /invalid VMID '12'/],
       [['qmrestore', snap, 'abc'], 2, /invalid VMID 'abc'/],
       [['qmrestore', 'vm/100', '103'], 2, /'vm\/100' is not a VM backup: expected STORAGE:backup\/vm\/<id>\/<time>/],
