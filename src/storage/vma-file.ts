@@ -95,7 +95,7 @@ export async function readVmaFile(path: string, handler: VmaReadHandler = {}): P
   if (parseError) throw wrap(parseError);
   if (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new GuestvaultError(missing ? 'E_TOOL_MISSING' : 'E_IO', `${label}: cannot run ${cmd} to decompress it${missing ? ` (install ${cmd === 'lzop' ? 'lzop' : cmd})` : `: ${error.message}`}`);
+    throw new GuestvaultError(missing ? 'E_TOOL_MISSING' : 'E_IO', `${label}: cannot run ${cmd} to decompress it${missing ? ` (install ${cmd})` : `: ${error.message}`}`);
   }
   if (code !== 0) {
     // A truncated or corrupt compressed stream: say what the decompressor said and how far the

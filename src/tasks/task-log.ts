@@ -9,6 +9,11 @@ export function taskLogPath(upid: string): string {
   return join(guestvaultHome(), 'tasks', start.slice(-1), upid.replace(/[/\\]/g, '_'));
 }
 
+/** `YYYY-MM-DD HH:MM:SS` (UTC), the stamp of every task log line. */
+export function logTimestamp(d = new Date()): string {
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+}
+
 /**
  * A task: a UPID, a log file with timestamped lines, and a final line `TASK OK`,
  * `TASK WARNINGS: N` or `TASK ERROR: message`, as Proxmox writes them.
@@ -28,7 +33,7 @@ export class TaskLog {
 
   log(message: string): void {
     for (const line of message.split('\n')) {
-      const stamped = `${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} ${line}`;
+      const stamped = `${logTimestamp()} ${line}`;
       appendFileSync(this.path, `${stamped}\n`);
       this.echo?.(stamped);
     }

@@ -7,7 +7,7 @@ import {
   BackupSession, formatSnapshot, pruneGroup, setNotes, setProtected, summaryLine, type GroupRef,
 } from '../datastore/index.js';
 import { parseKeepOptions } from '../retention/index.js';
-import { logSink, type TaskLog } from '../tasks/index.js';
+import { logSink, logTimestamp, type TaskLog } from '../tasks/index.js';
 import type { CryptConfig } from '../formats/index.js';
 import { parseCompress } from '../storage/index.js';
 import { backupToArchive, pruneArchives, writeArchiveSideFiles } from './archive-backup.js';
@@ -123,7 +123,7 @@ async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: Vzdum
   const lines: string[] = [];
   const log = (m: string) => {
     task.log(m);
-    lines.push(`${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} INFO: ${m}`);
+    lines.push(`${logTimestamp()} INFO: ${m}`);
   };
   const hooks = t.hook && opts.script
     ? { script: opts.script, mode: opts.mode, vmid: t.hook.vmid, env: { STOREID: target.id, DUMPDIR: target.dumpDir, VMTYPE: t.hook.vmtype, HOSTNAME: t.name }, log }

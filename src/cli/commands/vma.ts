@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { GuestvaultError } from '../../errors.js';
 import { formatUuid } from '../../formats/vma/index.js';
-import { describeMissing, extractVmaFile, readVmaFile, type VmaReadResult } from '../../storage/index.js';
+import { checkComplete, extractVmaFile, readVmaFile, type VmaReadResult } from '../../storage/index.js';
 import { formatSize, Progress, stderrSink } from '../../tasks/index.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
@@ -89,10 +88,7 @@ export function vmaCommand(): Command {
           printSummary(s);
           process.stdout.write(s.complete ? `verify: ${file} is complete and consistent\n` : '');
         });
-        if (!s.complete) {
-          const missing = r.devices.map(describeMissing).filter(Boolean).join('; ');
-          throw new GuestvaultError('E_VMA_INCOMPLETE', `archive ${file} is incomplete: ${missing}`);
-        }
+        checkComplete(file, r);
       }),
   );
   cmd.addCommand(

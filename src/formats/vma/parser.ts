@@ -4,6 +4,7 @@ import {
   decodeExtentHeader,
   decodeVmaHeader,
   VMA_BLOCK_SIZE,
+  VMA_BLOCKS_PER_CLUSTER,
   VMA_CLUSTER_SIZE,
   VMA_EXTENT_HEADER_SIZE,
   VMA_MAGIC,
@@ -183,7 +184,7 @@ export function forEachBlockRun(e: VmaExtent, fn: (devId: number, byteOffset: nu
     run = undefined;
   };
   for (const info of e.infos) {
-    for (let b = 0; b < 16; b++) {
+    for (let b = 0; b < VMA_BLOCKS_PER_CLUSTER; b++) {
       if ((info.mask & (1 << b)) === 0) {
         flush();
         continue;
