@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, readSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, fstatSync, readSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GuestvaultError, errnoCode } from '../errors.js';
@@ -55,7 +55,16 @@ export function insertChunk(storePath: string, digestHex: string, blob: EncodedB
     }
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, path);
+    // link, not rename: when two workers store the same chunk at once, exactly one wins and
+    // the other learns it was a duplicate (rename would overwrite and call both "new").
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      unlinkSync(tmp);
+      return 'duplicate';
+    }
+    unlinkSync(tmp);
     return 'new';
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
