@@ -37,37 +37,22 @@ function readHead(path: string): Buffer {
   }
 }
 
-/**
- * Streams a VMA archive (plain, or compressed with zstd, gzip or lzo: found from its first
- * bytes) through the parser; decompression runs as a separate process. Fails on a corrupt or
- * truncated archive with the offset; missing clusters are reported in `devices`.
- */
-export async function readVmaFile(path: string, handler: VmaReadHandler = {}): Promise<VmaReadResult> {
+/** A file's bytes, decompressed by a separate process when it is compressed. */
+interface ArchiveStream {
+  compression: Compressor;
+  pieces: AsyncIterable<Buffer>;
+  /** After the pieces ended (`read` bytes of them): why the decompressor failed, if it did. */
+  finish(read: number): Promise<GuestvaultError | undefined>;
+  /** Stop reading early (the decompressor is killed; `finish` then reports nothing). */
+  stop(): void;
+}
+
+function openArchiveStream(path: string): ArchiveStream {
   const compression = detectCompression(readHead(path));
-  let header: VmaHeader | undefined;
-  const parser = new VmaParser({
-    header: (h) => {
-      header = h;
-      handler.header?.(h);
-    },
-    extent: (e) => handler.extent?.(e),
-  });
   const label = `archive ${path}`;
-  const wrap = (err: unknown): GuestvaultError => {
-    if (err instanceof GuestvaultError) return new GuestvaultError(err.code, `${label}: ${err.message}`, { cause: err });
-    return new GuestvaultError('E_IO', `${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  };
   if (compression === 'none') {
-    try {
-      for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-        parser.feed(piece as Buffer);
-        handler.progress?.(parser.offset);
-      }
-      const devices = parser.end();
-      return { header: header!, compression, devices, bytes: parser.offset, extents: parser.extents };
-    } catch (err) {
-      throw wrap(err);
-    }
+    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    return { compression, pieces: stream, finish: async () => undefined, stop: () => stream.destroy() };
   }
   const { cmd, args } = decompressCommand(compression);
   const input = openSync(path, 'r');
@@ -77,38 +62,101 @@ export async function readVmaFile(path: string, handler: VmaReadHandler = {}): P
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
+  let stopped = false;
   const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
     child.once('error', (error) => resolve({ code: null, error }));
     child.once('close', (code) => resolve({ code }));
   });
-  let parseError: unknown;
+  return {
+    compression,
+    pieces: child.stdout!,
+    async finish(read) {
+      const { code, error } = await exited;
+      if (error) {
+        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+        return new GuestvaultError(missing ? 'E_TOOL_MISSING' : 'E_IO', `${label}: cannot run ${cmd} to decompress it${missing ? ` (install ${cmd})` : `: ${error.message}`}`);
+      }
+      if (code === 0 || stopped) return undefined;
+      // A truncated or corrupt compressed stream: say what the decompressor said.
+      const why = stderr.trim().split('\n').pop() || `exit code ${code}`;
+      return new GuestvaultError('E_VMA_FORMAT', `${label}: ${cmd} cannot decompress it after ${read} bytes: ${why}`);
+    },
+    stop() {
+      stopped = true;
+      child.kill('SIGTERM');
+    },
+  };
+}
+
+function wrapError(path: string, err: unknown): GuestvaultError {
+  const label = `archive ${path}`;
+  if (err instanceof GuestvaultError) return err.message.startsWith(label) ? err : new GuestvaultError(err.code, `${label}: ${err.message}`, { cause: err });
+  return new GuestvaultError('E_IO', `${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/**
+ * Streams a VMA archive (plain, or compressed with zstd, gzip or lzo: found from its first
+ * bytes) through the parser; decompression runs as a separate process, so it overlaps with what
+ * the handler does. Fails on a corrupt or truncated archive with the offset; missing clusters
+ * are reported in `devices`.
+ */
+export async function readVmaFile(path: string, handler: VmaReadHandler = {}): Promise<VmaReadResult> {
+  const stream = openArchiveStream(path);
+  let header: VmaHeader | undefined;
+  const parser = new VmaParser({
+    header: (h) => {
+      header = h;
+      handler.header?.(h);
+    },
+    extent: (e) => handler.extent?.(e),
+  });
   try {
-    for await (const piece of child.stdout!) {
+    for await (const piece of stream.pieces) {
       parser.feed(piece as Buffer);
       handler.progress?.(parser.offset);
     }
   } catch (err) {
-    parseError = err;
-    child.kill('SIGTERM');
+    stream.stop();
+    await stream.finish(parser.offset);
+    throw wrapError(path, err);
   }
-  const { code, error } = await exited;
-  if (parseError) throw wrap(parseError);
-  if (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new GuestvaultError(missing ? 'E_TOOL_MISSING' : 'E_IO', `${label}: cannot run ${cmd} to decompress it${missing ? ` (install ${cmd})` : `: ${error.message}`}`);
-  }
-  if (code !== 0) {
-    // A truncated or corrupt compressed stream: say what the decompressor said and how far the
-    // archive was readable.
-    const why = stderr.trim().split('\n').pop() ?? `exit code ${code}`;
-    throw new GuestvaultError('E_VMA_FORMAT', `${label}: ${cmd} cannot decompress it after ${parser.offset} bytes: ${why}`);
-  }
+  const failed = await stream.finish(parser.offset);
+  if (failed) throw failed;
   try {
     const devices = parser.end();
-    return { header: header!, compression, devices, bytes: parser.offset, extents: parser.extents };
+    return { header: header!, compression: stream.compression, devices, bytes: parser.offset, extents: parser.extents };
   } catch (err) {
-    throw wrap(err);
+    throw wrapError(path, err);
   }
+}
+
+/** Only the header of a VMA archive (configs and devices): reading stops right after it. */
+export async function readVmaHeader(path: string): Promise<{ header: VmaHeader; compression: Compressor }> {
+  const stream = openArchiveStream(path);
+  const parser = new VmaParser({ header: () => undefined, extent: () => undefined }, { headerOnly: true });
+  try {
+    for await (const piece of stream.pieces) {
+      parser.feed(piece as Buffer);
+      if (parser.header) break;
+    }
+  } catch (err) {
+    stream.stop();
+    await stream.finish(parser.offset);
+    throw wrapError(path, err);
+  }
+  if (parser.header) {
+    stream.stop();
+    await stream.finish(parser.offset);
+    return { header: parser.header, compression: stream.compression };
+  }
+  const failed = await stream.finish(parser.offset);
+  if (failed) throw failed;
+  try {
+    parser.end();
+  } catch (err) {
+    throw wrapError(path, err);
+  }
+  throw new GuestvaultError('E_VMA_FORMAT', `archive ${path}: no VMA header`);
 }
 
 /** "drive-scsi0: 163,724 of 163,840 clusters missing, the first is cluster 23 (byte 1507328)". */

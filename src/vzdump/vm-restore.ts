@@ -1,6 +1,6 @@
 /**
- * qmrestore: a VM backup (datastore snapshot `vm/<id>/<time>`) back into a VM — as a new VMID, over
- * an existing stopped VM (`force`), or one disk only over the disk's current volume.
+ * qmrestore: a VM backup (datastore snapshot `vm/<id>/<time>` or VMA archive) back into a VM — as
+ * a new VMID, over an existing stopped VM (`force`), or one disk only over the disk's current volume.
  *
  * Nothing half-done is visible: the VMID is reserved with a config that only says `lock: create`
  * (or the existing config gets that lock), the disks go to new volumes, and the real config is
@@ -8,53 +8,26 @@
  * are removed (an existing VM keeps its old config and volumes); old volumes are removed only after
  * the new config is in place.
  */
-import { renameSync, rmdirSync, rmSync } from 'node:fs';
+import { rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  ChunkPool, SnapshotReader, parseSnapshot, restoreImage, type SnapshotRef,
-} from '../datastore/index.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
-import type { CryptConfig, FixedIndex, ManifestFile } from '../formats/index.js';
+import type { CryptConfig } from '../formats/index.js';
 import {
-  checkNotLocked, clearVmLock, checkVmid, formatDisk, formatDiskSize, isDiskKey, loadVm, parseDisk, parseVmConfig, removeVmConfig, saveVm,
+  checkNotLocked, clearVmLock, checkVmid, formatDisk, formatDiskSize, isDiskKey, loadVm, parseDisk, removeVmConfig, saveVm,
   vmDisks, vmExists, vmStatus, withVmConfigLock, type DiskSpec, type VmConfig,
 } from '../guests/index.js';
 import {
-  DEFAULT_DATASTORE_STORAGE, DEFAULT_DIR_STORAGE, allocateVolume, convertRawImage, freeVolume, imageStorage, resolveVolume, volumeInfo,
-  type VolumeFormat,
+  DEFAULT_DIR_STORAGE, allocateVolume, freeVolume, imageStorage, resolveVolume, type VolumeFormat,
 } from '../storage/index.js';
-import { formatSize, logSink, type ProgressSink } from '../tasks/index.js';
-import { openBackupStorage } from './backup-storage.js';
+import { formatSize } from '../tasks/index.js';
+import { openDatastoreBackup } from './restore-datastore.js';
+import { checkAborted, type BackupDisk, type DiskTarget, type OpenedBackup, type RestoreSource } from './restore-source.js';
+import { openVmaBackup } from './restore-vma.js';
 
-export const VM_CONFIG_BLOB = 'qemu-server.conf.blob';
+export { parseRestoreSource, type RestoreSource } from './restore-source.js';
+export { VM_CONFIG_BLOB } from './restore-datastore.js';
+
 const RESTORE_LOCK = 'create';
-
-/** Where a VM backup is: a datastore storage (storage.cfg id or datastore name) and a snapshot. */
-export interface RestoreSource {
-  storage: string;
-  snapshot: SnapshotRef;
-}
-
-/**
- * `STORAGE:backup/vm/<id>/<time>` (a Proxmox PBS volid) or `vm/<id>/<time>` on `defaultStorage`.
- * VMA archive files are refused for now.
- */
-export function parseRestoreSource(spec: string, defaultStorage: string = DEFAULT_DATASTORE_STORAGE): RestoreSource {
-  if (/\.vma(\.(zst|gz|lzo|bz2))?$/.test(spec)) {
-    throw new GuestvaultError('E_USAGE', `'${spec}' is a VMA archive: restoring VMA archives is not supported yet; give a datastore snapshot (STORAGE:backup/vm/<id>/<time> or vm/<id>/<time>)`);
-  }
-  const volid = /^([A-Za-z][A-Za-z0-9._-]*):backup\/(.+)$/.exec(spec);
-  const storage = volid ? volid[1]! : defaultStorage;
-  const path = volid ? volid[2]! : spec;
-  if (!/^[a-z]+\/[^/]+\/[^/]+$/.test(path)) {
-    throw new GuestvaultError('E_USAGE', `'${spec}' is not a VM backup: expected STORAGE:backup/vm/<id>/<time> or vm/<id>/<time> (e.g. local-store:backup/vm/100/2026-11-27T23:00:00Z)`);
-  }
-  const snapshot = parseSnapshot(path, []);
-  if (snapshot.type !== 'vm') {
-    throw new GuestvaultError('E_USAGE', `'${spec}' is a ${snapshot.type} backup; qmrestore restores VM backups (vm/<id>/<time>)`);
-  }
-  return { storage, snapshot };
-}
 
 export interface VmRestoreOptions {
   source: RestoreSource;
@@ -71,7 +44,7 @@ export interface VmRestoreOptions {
   crypt?: CryptConfig;
   log: (line: string) => void;
   warn: (line: string) => void;
-  /** Stops the restore (between chunks); everything new is removed as on any failure. */
+  /** Stops the restore; everything new is removed as on any failure. */
   signal?: AbortSignal;
 }
 
@@ -87,45 +60,16 @@ export interface VmRestoreResult {
   disks: RestoredDisk[];
 }
 
-interface DiskArchive {
-  file: ManifestFile;
-  index: FixedIndex;
-}
-
-interface OpenedBackup {
-  reader: SnapshotReader;
-  storePath: string;
-  /** The backed-up config, as the target VMID's. */
-  conf: VmConfig;
-  /** Disk archives by config key (`drive-<key>.img.fidx`), indexes already checked. */
-  archives: Map<string, DiskArchive>;
-}
-
-/** Everything read and checked before anything is written. */
-function openBackup(source: RestoreSource, vmid: string, crypt: CryptConfig | undefined): OpenedBackup {
-  const storage = openBackupStorage(source.storage);
-  if (storage.kind !== 'datastore') {
-    throw new GuestvaultError('E_STORAGE_TYPE', `storage '${source.storage}' holds archive files: restore an archive by its path (restoring from archives is not supported yet)`);
-  }
-  const { store } = storage;
-  const reader = SnapshotReader.open(store, source.snapshot, crypt);
-  const what = `${reader.name}/${VM_CONFIG_BLOB}`;
-  if (!reader.manifest.files.some((f) => f.filename === VM_CONFIG_BLOB)) {
-    throw new GuestvaultError('E_ARCHIVE_UNKNOWN', `snapshot ${reader.name} has no ${VM_CONFIG_BLOB}: it is not a VM backup`);
-  }
-  const conf = parseVmConfig(vmid, reader.blob(reader.file(VM_CONFIG_BLOB)).toString('utf8'), what);
-  const archives = new Map<string, DiskArchive>();
-  for (const file of reader.manifest.files) {
-    const key = /^drive-(.+)\.img\.fidx$/.exec(file.filename)?.[1];
-    if (key !== undefined) archives.set(key, { file, index: reader.fixedIndex(file) });
-  }
-  return { reader, storePath: store.path, conf, archives };
+async function openBackup(opts: VmRestoreOptions): Promise<OpenedBackup> {
+  if (opts.source.kind === 'snapshot') return openDatastoreBackup(opts.source, opts.vmid, opts.crypt);
+  if (opts.crypt) throw new GuestvaultError('E_USAGE', '--keyfile does not apply to VMA archives: they are not encrypted');
+  return openVmaBackup(opts.source, opts.vmid, opts);
 }
 
 interface DiskPlan {
   key: string;
   spec: DiskSpec;
-  archive: DiskArchive;
+  disk: BackupDisk;
   format: VolumeFormat;
 }
 
@@ -138,89 +82,31 @@ function originalFormat(spec: DiskSpec): VolumeFormat {
 
 /**
  * Which disks to restore, and the config without what does not carry over: the lock, the parent
- * snapshot, unused volumes (they belong to the backed-up VM) and disks that have no archive.
+ * snapshot, unused volumes (they belong to the backed-up VM) and disks that have no image.
  */
 function planWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): { plans: DiskPlan[]; props: Record<string, string> } {
   const props = { ...backup.conf.props };
   for (const k of Object.keys(props)) if (k === 'lock' || k === 'parent' || /^unused\d+$/.test(k)) delete props[k];
   const plans: DiskPlan[] = [];
   for (const spec of vmDisks(backup.conf)) {
-    const archive = backup.archives.get(spec.key);
-    if (archive) {
-      plans.push({ key: spec.key, spec, archive, format: opts.format ?? originalFormat(spec) });
+    const disk = backup.disks.get(spec.key);
+    if (disk) {
+      plans.push({ key: spec.key, spec, disk, format: opts.format ?? originalFormat(spec) });
     } else if (spec.volid !== 'none' && spec.options.media !== 'cdrom') {
       delete props[spec.key];
-      opts.log(`${spec.key}: '${spec.volid}' is not in the backup (${spec.options.backup === '0' ? 'backup=0' : 'no archive'}): left out of the restored config`);
+      opts.log(`${spec.key}: '${spec.volid}' is not in the backup (${spec.options.backup === '0' ? 'backup=0' : 'no image'}): left out of the restored config`);
     }
   }
-  for (const [key, archive] of backup.archives) {
+  for (const [key, disk] of backup.disks) {
     if (plans.some((p) => p.key === key)) continue;
     if (!isDiskKey(key)) {
-      opts.warn(`${archive.file.filename}: '${key}' is not a disk this VM config can hold: not restored`);
+      opts.warn(`${disk.label}: '${key}' is not a disk this VM config can hold: not restored`);
       continue;
     }
-    opts.warn(`${archive.file.filename}: ${key} is not in the backed-up config: restored with default options`);
-    plans.push({ key, spec: parseDisk(key, 'none'), archive, format: opts.format ?? 'raw' });
+    opts.warn(`${disk.label}: ${key} is not in the backed-up config: restored with default options`);
+    plans.push({ key, spec: parseDisk(key, 'none'), disk, format: opts.format ?? 'raw' });
   }
   return { plans, props };
-}
-
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new GuestvaultError('E_ABORTED', 'restore aborted by a signal');
-}
-
-/** Progress into the task log; also where a signal stops a running disk (restoreImage fails and cleans up). */
-function progressSink(opts: VmRestoreOptions): ProgressSink {
-  const sink = logSink((l) => opts.log(l));
-  return {
-    update(line) {
-      checkAborted(opts.signal);
-      sink.update(line);
-    },
-    clear() {
-      sink.clear();
-    },
-  };
-}
-
-interface WriteContext {
-  pool: ChunkPool;
-  backup: OpenedBackup;
-  opts: VmRestoreOptions;
-}
-
-/**
- * Write a disk image complete at `path`, replacing the file there only at the end (rename).
- * Raw: chunks go straight into a sparse file, in parallel. qcow2: a sparse raw temp file in the
- * same directory, then `qemu-img convert` (zeros stay unallocated) — simple, at the cost of
- * room for the disk's data twice while it runs.
- */
-async function writeDiskImage(ctx: WriteContext, key: string, archive: DiskArchive, path: string, format: VolumeFormat): Promise<void> {
-  const { backup, opts } = ctx;
-  const size = archive.index.size;
-  const started = Date.now();
-  const rawTarget = format === 'raw' ? path : `${path}.restore-raw`;
-  const converted = `${path}.restore-tmp`;
-  try {
-    await restoreImage(archive.index, rawTarget, {
-      pool: ctx.pool, store: backup.storePath, key: backup.reader.crypt?.encKey, progress: progressSink(opts), label: `${key}: ${archive.file.filename}`, force: true,
-    });
-    if (format !== 'raw') {
-      checkAborted(opts.signal);
-      opts.log(`${key}: converting to ${format}`);
-      convertRawImage(rawTarget, converted, format);
-      renameSync(converted, path);
-    }
-  } catch (err) {
-    if (err instanceof GuestvaultError && err.code !== 'E_ABORTED' && !err.message.includes(backup.reader.name)) {
-      throw new GuestvaultError(err.code, `${backup.reader.name}/${archive.file.filename}: ${err.message}`, { cause: err });
-    }
-    throw err;
-  } finally {
-    if (format !== 'raw') for (const f of [rawTarget, converted]) rmSync(f, { force: true });
-  }
-  const secs = Math.max((Date.now() - started) / 1000, 0.001);
-  opts.log(`${key}: restored ${formatSize(size)} in ${secs.toFixed(1)}s (${formatSize(size / secs)}/s); ${formatSize(volumeInfo(path).actualSize)} allocated on disk`);
 }
 
 /** Volumes of a config that belong to its VM (disks and unused ones on dir storages). */
@@ -281,26 +167,26 @@ async function releaseVmid(vmid: string, old: VmConfig | undefined): Promise<voi
 async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Promise<VmRestoreResult> {
   const { vmid, log } = opts;
   const storage = opts.storage ?? DEFAULT_DIR_STORAGE;
-  log(`restoring ${backup.reader.name} from storage '${opts.source.storage}' to VM ${vmid}, new volumes on storage '${storage}'`);
+  log(`restoring ${backup.name} from ${backup.where} to VM ${vmid}, new volumes on storage '${storage}'`);
   const { plans, props } = planWholeVm(backup, opts);
   const old = await reserveVmid(vmid, opts.force === true);
   if (old) log(`VM ${vmid} exists and is stopped: restoring over it (its volumes are removed once the restore is complete)`);
   const created: string[] = [];
   const disks: RestoredDisk[] = [];
-  const pool = new ChunkPool();
   try {
+    const targets: DiskTarget[] = [];
     for (const p of plans) {
       checkAborted(opts.signal);
-      const size = p.archive.index.size;
-      const volid = allocateVolume(storage, vmid, size, p.format);
+      const volid = allocateVolume(storage, vmid, p.disk.size, p.format);
       created.push(volid);
-      log(`${p.key}: restoring ${p.archive.file.filename} (${formatSize(size)}) to ${volid} (${p.format})`);
-      await writeDiskImage({ pool, backup, opts }, p.key, p.archive, resolveVolume(volid).path, p.format);
-      const options: Record<string, string> = { ...p.spec.options, size: formatDiskSize(size) };
+      log(`${p.key}: restoring ${p.disk.label} (${formatSize(p.disk.size)}) to ${volid} (${p.format})`);
+      targets.push({ key: p.key, path: resolveVolume(volid).path, format: p.format });
+      const options: Record<string, string> = { ...p.spec.options, size: formatDiskSize(p.disk.size) };
       if (options.format !== undefined) options.format = p.format;
       props[p.key] = formatDisk({ ...p.spec, volid, options });
-      disks.push({ key: p.key, volid, size });
+      disks.push({ key: p.key, volid, size: p.disk.size });
     }
+    await backup.write(targets, opts);
     checkAborted(opts.signal);
     if (old) keepExcludedDisks(old, props, log);
     const conf: VmConfig = { vmid, props, ...(backup.conf.description !== undefined ? { description: backup.conf.description } : {}) };
@@ -324,8 +210,6 @@ async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Pro
     }
     await releaseVmid(vmid, old).catch((e: Error) => opts.warn(`cannot release VM ${vmid}: ${e.message}`));
     throw err;
-  } finally {
-    await pool.close();
   }
   if (old) {
     const kept = new Set(Object.values(props).map((v) => v.split(',')[0]));
@@ -373,40 +257,37 @@ function removeEmptyDir(dir: string): void {
 
 async function restoreSingleDisk(backup: OpenedBackup, key: string, opts: VmRestoreOptions): Promise<VmRestoreResult> {
   const { vmid, log } = opts;
-  const archive = backup.archives.get(key);
-  if (!archive) {
-    throw new GuestvaultError('E_ARCHIVE_UNKNOWN', `snapshot ${backup.reader.name} has no disk ${key} (it has: ${[...backup.archives.keys()].join(', ') || 'no disks'})`);
+  const disk = backup.disks.get(key);
+  if (!disk) {
+    throw new GuestvaultError('E_ARCHIVE_UNKNOWN', `${backup.kind} ${backup.name} has no disk ${key} (it has: ${[...backup.disks.keys()].join(', ') || 'no disks'})`);
   }
   const spec = await withVmConfigLock(vmid, async () => {
     const conf = loadVm(vmid);
     checkNotLocked(conf);
     await ensureStopped(vmid);
-    const disk = vmDisks(conf).find((d) => d.key === key);
-    if (!disk || disk.volid === 'none' || disk.options.media === 'cdrom') {
+    const current = vmDisks(conf).find((d) => d.key === key);
+    if (!current || current.volid === 'none' || current.options.media === 'cdrom') {
       throw new GuestvaultError('E_VM_DISK', `VM ${vmid} has no disk ${key} to restore over (add it with \`guestvault vm set ${vmid} --${key} STORAGE:SIZE\`, or restore the whole VM)`);
     }
-    const volume = resolveVolume(disk.volid);
+    const volume = resolveVolume(current.volid);
     if (volume.vmid !== vmid) {
-      throw new GuestvaultError('E_VM_DISK', `disk ${key} of VM ${vmid} is volume ${disk.volid} of VM ${volume.vmid}: not restoring over another VM's volume`);
+      throw new GuestvaultError('E_VM_DISK', `disk ${key} of VM ${vmid} is volume ${current.volid} of VM ${volume.vmid}: not restoring over another VM's volume`);
     }
     conf.props.lock = RESTORE_LOCK;
     saveVm(conf);
-    return disk;
+    return current;
   });
   const volume = resolveVolume(spec.volid);
-  const size = archive.index.size;
-  const pool = new ChunkPool();
   try {
-    log(`${key}: restoring ${archive.file.filename} of ${backup.reader.name} (${formatSize(size)}) over ${spec.volid} (${volume.format}) of VM ${vmid}`);
-    await writeDiskImage({ pool, backup, opts }, key, archive, volume.path, volume.format);
+    log(`${key}: restoring ${disk.label} of ${backup.name} (${formatSize(disk.size)}) over ${spec.volid} (${volume.format}) of VM ${vmid}`);
+    await backup.write([{ key, path: volume.path, format: volume.format }], opts);
   } finally {
-    await pool.close();
     await clearVmLock(vmid, RESTORE_LOCK).catch((e: Error) => opts.warn(`cannot remove the restore lock of VM ${vmid}: ${e.message}`));
   }
-  if (spec.options.size !== undefined && spec.options.size !== formatDiskSize(size)) {
-    opts.warn(`${key}: the config says size=${spec.options.size} but the restored disk has ${formatDiskSize(size)} (the config is left as it is)`);
+  if (spec.options.size !== undefined && spec.options.size !== formatDiskSize(disk.size)) {
+    opts.warn(`${key}: the config says size=${spec.options.size} but the restored disk has ${formatDiskSize(disk.size)} (the config is left as it is)`);
   }
-  return { vmid, config: loadVm(vmid).props, disks: [{ key, volid: spec.volid, size }] };
+  return { vmid, config: loadVm(vmid).props, disks: [{ key, volid: spec.volid, size: disk.size }] };
 }
 
 /** Restore a VM backup: the whole VM (new or, with `force`, over a stopped one), or one disk. */
@@ -423,6 +304,10 @@ export async function restoreVm(opts: VmRestoreOptions): Promise<VmRestoreResult
     imageStorage(opts.storage ?? DEFAULT_DIR_STORAGE);
     if (!opts.force && vmExists(opts.vmid)) throw existsError(opts.vmid);
   }
-  const backup = openBackup(opts.source, opts.vmid, opts.crypt);
-  return opts.disk !== undefined ? restoreSingleDisk(backup, opts.disk, opts) : restoreWholeVm(backup, opts);
+  const backup = await openBackup(opts);
+  try {
+    return opts.disk !== undefined ? await restoreSingleDisk(backup, opts.disk, opts) : await restoreWholeVm(backup, opts);
+  } finally {
+    await backup.close();
+  }
 }

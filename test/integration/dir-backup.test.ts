@@ -1,12 +1,16 @@
 /**
  * VM backups into a `dir` storage as vzdump archives (VMA, compressed by an external program),
- * with the log, notes and protection beside them and retention by archive name.
+ * with the log, notes and protection beside them and retention by archive name; qmrestore from
+ * those archives (and from Proxmox's, in the fixtures).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliEnv } from '../helpers/cli.js';
 import { MiB, writeImage } from '../helpers/data.js';
+
+const FIXTURE = '/work/shared/fixtures/vma/test.vma.gz';
 
 const env = new CliEnv('gv-dir-');
 const gv = (...args: string[]) => env.run(args);
@@ -105,5 +109,133 @@ describe('vzdump into a dir storage', () => {
     expect(g.stderr).toMatch(/storage 'gone': path .*not-mounted does not exist/);
     expect(existsSync(join(env.dir, 'not-mounted'))).toBe(false);
     expect(readdirSync(dump).sort()).toEqual(before);
+  });
+});
+
+interface Restored {
+  vmid: string;
+  config: Record<string, string>;
+  disks: Array<{ key: string; volid: string; size: number }>;
+}
+
+function volumePath(volid: string): string {
+  const m = /^local:(\d+)\/(.+)$/.exec(volid);
+  if (!m) throw new Error(`not a local volume: ${volid}`);
+  return join(env.home, 'images', m[1]!, m[2]!);
+}
+
+/** A volume's contents as raw bytes (qcow2 converted by qemu-img). */
+function rawBytes(volid: string): Buffer {
+  const out = join(env.dir, 'compare.raw');
+  execFileSync('qemu-img', ['convert', '-U', '-O', 'raw', volumePath(volid), out]);
+  return readFileSync(out);
+}
+
+function imageFormat(volid: string): string {
+  return (JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', volumePath(volid)], { encoding: 'utf8' })) as { format: string }).format;
+}
+
+/** Nothing of VM `vmid` exists: no config, no volumes, no temp files. */
+function expectNothingOf(vmid: string): void {
+  expect(existsSync(join(env.home, 'guests', `${vmid}.conf`))).toBe(false);
+  const dir = join(env.home, 'images', vmid);
+  expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+}
+
+describe('qmrestore from a VMA archive', () => {
+  it('restores config and disks from STORAGE:backup/<file> (zstd) and from a path (plain, --format raw), bit for bit, sparse', () => {
+    const zst = archives().find((f) => f.endsWith('.vma.zst'))!;
+    const r = env.json<Restored>(['qmrestore', `backups:backup/${zst}`, '200']);
+    expect(r.disks.map((d) => [d.key, d.size]).sort()).toEqual([['scsi0', 8 * MiB], ['virtio0', 40 * MiB]]);
+    const byKey = Object.fromEntries(r.disks.map((d) => [d.key, d.volid]));
+    expect(rawBytes(byKey.virtio0!).equals(original)).toBe(true);
+    expect(rawBytes(byKey.scsi0!).equals(small)).toBe(true);
+    // Formats as backed up: virtio0 was qcow2, scsi0 raw.
+    expect(imageFormat(byKey.virtio0!)).toBe('qcow2');
+    expect(imageFormat(byKey.scsi0!)).toBe('raw');
+    const conf = readFileSync(join(env.home, 'guests', '200.conf'), 'utf8');
+    expect(conf).toContain('name: web');
+    expect(conf).toContain(`virtio0: ${byKey.virtio0},size=40M`);
+    expect(conf).not.toContain('qmdump');
+    expect(conf).not.toMatch(/^lock:/m);
+
+    const plain = archives().find((f) => f.endsWith('.vma'))!;
+    const p = env.run(['qmrestore', join(dump, plain), '201', '--format', 'raw']);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain(`restored VM 201 from ${join(dump, plain)}`);
+    expect(p.stderr).toMatch(/restored 40\.0 MiB from drive-virtio0/);
+    const v = readFileSync(join(env.home, 'guests', '201.conf'), 'utf8').match(/^virtio0: ([^,\n]+)/m)![1]!;
+    expect(imageFormat(v)).toBe('raw');
+    expect(readFileSync(volumePath(v)).equals(original)).toBe(true);
+    // The 16 MiB zero run was not written: the raw file has holes.
+    expect(statSync(volumePath(v)).blocks * 512).toBeLessThan(30 * MiB);
+  });
+
+  it('--disk restores one disk of an existing, stopped VM from an archive; the config stays', () => {
+    const confBefore = readFileSync(join(env.home, 'guests', '201.conf'), 'utf8');
+    const scsi = confBefore.match(/^scsi0: ([^,\n]+)/m)![1]!;
+    writeFileSync(volumePath(scsi), Buffer.alloc(8 * MiB, 7));
+    const zst = archives().find((f) => f.endsWith('.vma.zst'))!;
+    const r = env.run(['qmrestore', join(dump, zst), '201', '--disk', 'scsi0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(volumePath(scsi)).equals(small)).toBe(true);
+    expect(readFileSync(join(env.home, 'guests', '201.conf'), 'utf8')).toBe(confBefore);
+  });
+
+  it('a truncated, corrupt, incomplete or foreign archive fails naming offset and device, and leaves no VM behind', () => {
+    const plain = join(dump, archives().find((f) => f.endsWith('.vma'))!);
+    const bytes = readFileSync(plain);
+    mkdirSync(join(env.dir, 'bad'), { recursive: true });
+    // Cut inside the data of an extent.
+    const cut = join(env.dir, 'bad', 'cut.vma');
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100_000));
+    const t = gv('qmrestore', cut, '202');
+    expect(t.code).toBe(1);
+    expect(t.stderr).toMatch(/truncated at byte \d+: inside the extent \d+ starting at byte \d+ .*data of drive-/);
+    expectNothingOf('202');
+    // A damaged extent header (its MD5 no longer matches): offset, and which disks were being restored.
+    const first = bytes.indexOf(Buffer.from('VMAE', 'latin1'));
+    const corrupt = Buffer.from(bytes);
+    corrupt[first + 40] ^= 0xff;
+    const bad = join(env.dir, 'bad', 'corrupt.vma');
+    writeFileSync(bad, corrupt);
+    const c = gv('qmrestore', bad, '202');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toMatch(new RegExp(`extent 1 at byte ${first}`));
+    expect(c.stderr).toMatch(/drive-(virtio|scsi)0/);
+    expectNothingOf('202');
+    // Proxmox's own archive in the fixtures is a truncated one: it parses, and most clusters are missing.
+    const px = join(env.dir, 'bad', 'vzdump-qemu-100-2019_01_01-00_00_00.vma.gz');
+    copyFileSync(FIXTURE, px);
+    const x = gv('qmrestore', px, '202');
+    expect(x.code).toBe(1);
+    expect(x.stderr).toMatch(/is incomplete: drive-scsi0: 163,?724 of 163,?840 clusters missing, the first is cluster 23/);
+    expect(x.stderr).toContain('scsi0: restoring drive-scsi0 (10.0 GiB)');
+    expectNothingOf('202');
+    // Not VMA at all.
+    const junk = join(env.dir, 'bad', 'junk.vma');
+    writeFileSync(junk, Buffer.alloc(100_000, 0x41));
+    const j = gv('qmrestore', junk, '202');
+    expect(j.code).toBe(1);
+    expect(j.stderr).toMatch(/not a VMA archive/);
+    expectNothingOf('202');
+  });
+
+  it('bad input: container archives, keys, archives on a datastore storage, missing files', () => {
+    const key = join(env.dir, 'k.json');
+    expect(gv('key', 'create', key, '--kdf', 'none').code).toBe(0);
+    const cases: Array<[string[], number, RegExp]> = [
+      [['qmrestore', join(dump, 'vzdump-lxc-100-2026_01_01-00_00_00.tar.zst'), '203'], 2, /container archive \(vzdump-lxc\)/],
+      [['qmrestore', join(dump, 'vzdump-qemu-100-2020_01_01-00_00_00.vma.zst'), '203'], 1, /cannot open archive .*: no such file/],
+      [['qmrestore', `local-store:backup/${archives()[0]}`, '203'], 1, /storage 'local-store' is a datastore storage/],
+      [['qmrestore', `backups:backup/${archives()[0]}`, '203', '--keyfile', key], 2, /--keyfile does not apply to VMA archives/],
+      [['qmrestore', `backups:backup/${archives()[0]}`, '200'], 1, /VM 200 already exists/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = env.run(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expectNothingOf('203');
+    }
   });
 });

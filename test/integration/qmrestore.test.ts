@@ -226,12 +226,12 @@ describe('qmrestore', () => {
       [['qmrestore', snap, '103', '--storage', 'nope'], 1, /unknown storage 'nope'.*\[E_STORAGE_UNKNOWN\]/],
       [['qmrestore', snap, '103', '--storage', 'local-store'], 1, /storage 'local-store' \(datastore\) cannot hold disk images.*\[E_STORAGE_CONTENT\]/],
       [['qmrestore', `nope:backup/${snap}`, '103'], 1, /unknown storage 'nope' \(storages for backups: .*\) \[E_STORAGE_UNKNOWN\]/],
-      [['qmrestore', snap, '103', '--source-storage', 'local'], 1, /storage 'local' holds archive files.*\[E_STORAGE_TYPE\]/],
+      [['qmrestore', snap, '103', '--source-storage', 'local'], 1, /storage 'local' holds archive files, not snapshots.*\[E_STORAGE_TYPE\]/],
       [['qmrestore', snap, '12'], 2, /invalid VMID '12'/],
       [['qmrestore', snap, 'abc'], 2, /invalid VMID 'abc'/],
       [['qmrestore', 'vm/100', '103'], 2, /'vm\/100' is not a VM backup: expected STORAGE:backup\/vm\/<id>\/<time>/],
       [['qmrestore', 'ct/100/2026-01-01T00:00:00Z', '103'], 2, /is a ct backup/],
-      [['qmrestore', '/backups/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst', '103'], 2, /VMA archives is not supported yet/],
+      [['qmrestore', '/backups/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst', '103'], 1, /cannot open archive \/backups\/vzdump-qemu-100-2026_01_01-00_00_00\.vma\.zst: no such file/],
       [['qmrestore', snap, '103', '--format', 'vmdk'], 2, /--format/],
     ];
     for (const [args, code, message] of cases) {

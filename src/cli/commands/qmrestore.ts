@@ -23,13 +23,13 @@ interface QmrestoreCli {
 export function qmrestoreCommand(): Command {
   return withOutput(new Command('qmrestore')
     .description('restore a VM backup, as Proxmox\'s qmrestore: config and disks as a new VM, over a stopped VM (--force), or one disk (--disk)')
-    .argument('<snapshot|archive>', 'STORAGE:backup/vm/<id>/<time> or vm/<id>/<time> (on --source-storage)')
+    .argument('<snapshot|archive>', 'STORAGE:backup/vm/<id>/<time>, vm/<id>/<time> (on --source-storage), STORAGE:backup/<archive file> or the path of a .vma[.zst|.gz|.lzo] archive')
     .argument('<vmid>', 'the VM to create (or to restore over with --force)')
     .option('--storage <id>', `dir storage for the new disk volumes (default ${DEFAULT_DIR_STORAGE})`)
     .option('--source-storage <id>', 'datastore storage of a vm/<id>/<time> snapshot', DEFAULT_DATASTORE_STORAGE)
     .option('--force', 'restore over an existing VM (it must be stopped); its old volumes are removed after the restore')
     .option('--disk <key>', 'restore only this disk (e.g. scsi0) of an existing, stopped VM over its current volume; the config stays')
-    .option('--keyfile <file>', 'key of an encrypted snapshot')
+    .option('--keyfile <file>', 'key of an encrypted snapshot (archives are not encrypted)')
     .addOption(new Option('--format <format>', 'format of the new volumes (default: that of the backed-up volume)').choices(['qcow2', 'raw']))
     .option('--quiet', 'no log on stderr (the task log is still written)'))
     .action(async (spec: string, vmid: string, o: QmrestoreCli) => {
@@ -65,8 +65,9 @@ export function qmrestoreCommand(): Command {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
+      const from = source.kind === 'snapshot' ? `${source.storage}:backup/${formatSnapshot(source.snapshot)}` : source.storage ? `${source.storage}:backup/${source.file}` : source.file;
       printResult(o.outputFormat, { ...result, upid: task.upid }, () => process.stdout.write(o.disk !== undefined
-        ? `restored disk ${o.disk} of VM ${vmid} from ${source.storage}:backup/${formatSnapshot(source.snapshot)}\n`
-        : `restored VM ${vmid} from ${source.storage}:backup/${formatSnapshot(source.snapshot)}: ${result.disks.map((d) => `${d.key} ${d.volid}`).join(', ') || 'no disks'}\n`));
+        ? `restored disk ${o.disk} of VM ${vmid} from ${from}\n`
+        : `restored VM ${vmid} from ${from}: ${result.disks.map((d) => `${d.key} ${d.volid}`).join(', ') || 'no disks'}\n`));
     });
 }

@@ -54,7 +54,7 @@ export class VmaParser {
   private filled = 0;
   /** Bytes the current piece (header, extent header, extent data) needs. */
   private want = 64;
-  private stage: 'head-fixed' | 'head' | 'extent-header' | 'extent-data' = 'head-fixed';
+  private stage: 'head-fixed' | 'head' | 'extent-header' | 'extent-data' | 'stopped' = 'head-fixed';
   private head: VmaHeader | undefined;
   private headBuf: Buffer | undefined;
   private infos: VmaBlockInfo[] = [];
@@ -65,7 +65,8 @@ export class VmaParser {
   offset = 0;
   extents = 0;
 
-  constructor(private readonly handler: VmaParserHandler) {}
+  /** `headerOnly`: stop after the header, ignoring everything fed after it (reading only the configs and devices). */
+  constructor(private readonly handler: VmaParserHandler, private readonly opts: { headerOnly?: boolean } = {}) {}
 
   get header(): VmaHeader | undefined {
     return this.head;
@@ -73,7 +74,7 @@ export class VmaParser {
 
   feed(data: Buffer): void {
     let pos = 0;
-    while (pos < data.length) {
+    while (pos < data.length && this.stage !== 'stopped') {
       const target = this.stage === 'head' ? this.headBuf! : this.buf;
       const n = Math.min(this.want - this.filled, data.length - pos);
       data.copy(target, this.filled, pos, pos + n);
@@ -107,6 +108,10 @@ export class VmaParser {
           this.counts.set(d.id, { present: 0, zero: 0 });
         }
         this.handler.header(this.head);
+        if (this.opts.headerOnly) {
+          this.stage = 'stopped';
+          return;
+        }
         return this.nextExtent();
       }
       case 'extent-header': {
