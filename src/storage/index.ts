@@ -4,3 +4,5 @@ export * from './volumes.js';
 export * from './compression.js';
 export * from './vma-file.js';
 export * from './archive-names.js';
+export * from './storage-admin.js';
+export * from './storage-content.js';

@@ -127,6 +127,23 @@ export function writeArchiveSideFiles(path: string, side: { notes?: string; prot
 }
 
 /**
+ * `max-protected-backups`: a new protected archive must not exceed the storage's limit per guest
+ * (checked before the backup starts, as Proxmox does).
+ */
+export function checkProtectedLimit(storage: DirBackupStorage, type: 'qemu' | 'lxc', vmid: string): void {
+  if (storage.maxProtected === undefined) return;
+  const count = readdirSync(storage.dumpDir)
+    .map((f) => parseArchiveName(f))
+    .filter((a) => a !== undefined && a.type === type && String(a.vmid) === vmid && existsSync(join(storage.dumpDir, `${a.filename}.protected`))).length;
+  if (count >= storage.maxProtected) {
+    throw new GuestvaultError(
+      'E_PROTECTED_LIMIT',
+      `storage '${storage.id}' already holds ${count} protected backup(s) of ${type === 'qemu' ? 'VM' : 'CT'} ${vmid} (max-protected-backups ${storage.maxProtected}): unprotect or remove one first`,
+    );
+  }
+}
+
+/**
  * Retention on a dir storage: the guest's archives with standard names (others are never
  * pruned), protected ones kept; a removed archive takes its .log and .notes along.
  */

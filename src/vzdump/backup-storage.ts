@@ -21,6 +21,8 @@ export interface DirBackupStorage {
   id: string;
   dumpDir: string;
   pruneBackups?: string;
+  /** At most this many protected archives per guest (`max-protected-backups`; -1 or unset: no limit). */
+  maxProtected?: number;
 }
 
 /** Read and parse a key file (PBS KeyConfig JSON), with errors that name the file. */
@@ -56,7 +58,13 @@ export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): Backu
   if (cfg) {
     if (cfg.disable === '1') throw new GuestvaultError('E_STORAGE_DISABLED', `storage '${id}' is disabled`);
     if (!storageHasContent(cfg, 'backup')) throw new GuestvaultError('E_STORAGE_CONTENT', `storage '${id}' does not allow backups (content ${cfg.content})`);
-    if (cfg.type === 'dir') return { kind: 'dir', id, dumpDir: openDumpDir(id, cfg.path!), ...(cfg['prune-backups'] ? { pruneBackups: cfg['prune-backups'] } : {}) };
+    if (cfg.type === 'dir') {
+      return {
+        kind: 'dir', id, dumpDir: openDumpDir(id, cfg.path!),
+        ...(cfg['prune-backups'] ? { pruneBackups: cfg['prune-backups'] } : {}),
+        ...(cfg['max-protected-backups'] !== undefined && Number(cfg['max-protected-backups']) >= 0 ? { maxProtected: Number(cfg['max-protected-backups']) } : {}),
+      };
+    }
     if (cfg.type !== 'datastore') throw new GuestvaultError('E_STORAGE_TYPE', `storage '${id}' is a ${cfg.type} storage, which cannot hold backups`);
     const store = Datastore.open(cfg.datastore!);
     return { kind: 'datastore', id, store, pruneBackups: cfg['prune-backups'] ?? store.config['prune-backups'], ...(cfg['encryption-key'] ? { keyFile: cfg['encryption-key'] } : {}) };

@@ -10,7 +10,7 @@ import { parseKeepOptions } from '../retention/index.js';
 import { logSink, logTimestamp, type TaskLog } from '../tasks/index.js';
 import type { CryptConfig } from '../formats/index.js';
 import { parseCompress } from '../storage/index.js';
-import { backupToArchive, pruneArchives, writeArchiveSideFiles } from './archive-backup.js';
+import { backupToArchive, checkProtectedLimit, pruneArchives, writeArchiveSideFiles } from './archive-backup.js';
 import { loadKeyFileNonInteractive, openBackupStorage, type DirBackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
 import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
@@ -132,6 +132,7 @@ async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: Vzdum
   log(`Starting Backup of ${t.label} into storage '${target.id}' (${target.dumpDir})`);
   let path: string | undefined;
   try {
+    if (opts.protected) checkProtectedLimit(target, 'qemu', t.group.id);
     const done = await backupToArchive(t, target, { compress: parseCompress(opts.compress), zstd: opts.zstd, pigz: opts.pigz }, {
       log, warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal,
     });

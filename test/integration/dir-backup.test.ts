@@ -31,6 +31,7 @@ dir: backups
 \tpath ${dumpRoot}
 \tcontent backup
 \tprune-backups keep-last=1
+\tmax-protected-backups 1
 
 dir: gone
 \tpath ${join(env.dir, 'not-mounted')}
@@ -108,6 +109,10 @@ describe('vzdump into a dir storage', () => {
     expect(g.code).toBe(1);
     expect(g.stderr).toMatch(/storage 'gone': path .*not-mounted does not exist/);
     expect(existsSync(join(env.dir, 'not-mounted'))).toBe(false);
+    // max-protected-backups 1, and one protected archive is there already.
+    const p = gv('vzdump', '100', '--storage', 'backups', '--protected', '1');
+    expect(p.code).toBe(1);
+    expect(p.stderr).toMatch(/storage 'backups' already holds 1 protected backup\(s\) of VM 100 \(max-protected-backups 1\)/);
     expect(readdirSync(dump).sort()).toEqual(before);
   });
 });
