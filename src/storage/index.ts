@@ -6,3 +6,4 @@ export * from './vma-file.js';
 export * from './archive-names.js';
 export * from './storage-admin.js';
 export * from './storage-content.js';
+export * from './archive-reader.js';

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, ftruncateSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
-import { forEachBlockRun, VmaParser, type VmaDeviceReport, type VmaExtent, type VmaHeader } from '../formats/vma/index.js';
-import { decompressCommand, detectCompression, type Compressor } from './compression.js';
+import { VmaParser, type VmaDeviceReport, type VmaExtent, type VmaHeader } from '../formats/vma/index.js';
+import { pumpArchive } from './archive-reader.js';
+import type { Compressor } from './compression.js';
 
 export interface VmaReadResult {
   header: VmaHeader;
@@ -17,75 +17,10 @@ export interface VmaReadResult {
 export interface VmaReadHandler {
   header?(h: VmaHeader): void;
   extent?(e: VmaExtent): void;
+  /** Stored data as it arrives (see VmaParserHandler.data); cheaper than taking it from `extent`. */
+  data?(devId: number, byteOffset: number, bytes: Buffer): void;
   /** Uncompressed bytes so far. */
   progress?(bytes: number): void;
-}
-
-function readHead(path: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new GuestvaultError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot open archive ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  try {
-    const head = Buffer.alloc(16);
-    return head.subarray(0, readSync(fd, head, 0, 16, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A file's bytes, decompressed by a separate process when it is compressed. */
-interface ArchiveStream {
-  compression: Compressor;
-  pieces: AsyncIterable<Buffer>;
-  /** After the pieces ended (`read` bytes of them): why the decompressor failed, if it did. */
-  finish(read: number): Promise<GuestvaultError | undefined>;
-  /** Stop reading early (the decompressor is killed; `finish` then reports nothing). */
-  stop(): void;
-}
-
-function openArchiveStream(path: string): ArchiveStream {
-  const compression = detectCompression(readHead(path));
-  const label = `archive ${path}`;
-  if (compression === 'none') {
-    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
-    return { compression, pieces: stream, finish: async () => undefined, stop: () => stream.destroy() };
-  }
-  const { cmd, args } = decompressCommand(compression);
-  const input = openSync(path, 'r');
-  const child = spawn(cmd, args, { stdio: [input, 'pipe', 'pipe'] });
-  closeSync(input);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  let stopped = false;
-  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, error }));
-    child.once('close', (code) => resolve({ code }));
-  });
-  return {
-    compression,
-    pieces: child.stdout!,
-    async finish(read) {
-      const { code, error } = await exited;
-      if (error) {
-        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        return new GuestvaultError(missing ? 'E_TOOL_MISSING' : 'E_IO', `${label}: cannot run ${cmd} to decompress it${missing ? ` (install ${cmd})` : `: ${error.message}`}`);
-      }
-      if (code === 0 || stopped) return undefined;
-      // A truncated or corrupt compressed stream: say what the decompressor said.
-      const why = stderr.trim().split('\n').pop() || `exit code ${code}`;
-      return new GuestvaultError('E_VMA_FORMAT', `${label}: ${cmd} cannot decompress it after ${read} bytes: ${why}`);
-    },
-    stop() {
-      stopped = true;
-      child.kill('SIGTERM');
-    },
-  };
 }
 
 function wrapError(path: string, err: unknown): GuestvaultError {
@@ -96,12 +31,10 @@ function wrapError(path: string, err: unknown): GuestvaultError {
 
 /**
  * Streams a VMA archive (plain, or compressed with zstd, gzip or lzo: found from its first
- * bytes) through the parser; decompression runs as a separate process, so it overlaps with what
- * the handler does. Fails on a corrupt or truncated archive with the offset; missing clusters
- * are reported in `devices`.
+ * bytes) through the parser. Fails on a corrupt or truncated archive with the offset; missing
+ * clusters are reported in `devices`.
  */
 export async function readVmaFile(path: string, handler: VmaReadHandler = {}): Promise<VmaReadResult> {
-  const stream = openArchiveStream(path);
   let header: VmaHeader | undefined;
   const parser = new VmaParser({
     header: (h) => {
@@ -109,22 +42,12 @@ export async function readVmaFile(path: string, handler: VmaReadHandler = {}): P
       handler.header?.(h);
     },
     extent: (e) => handler.extent?.(e),
+    ...(handler.data ? { data: handler.data } : {}),
   });
   try {
-    for await (const piece of stream.pieces) {
-      parser.feed(piece as Buffer);
-      handler.progress?.(parser.offset);
-    }
-  } catch (err) {
-    stream.stop();
-    await stream.finish(parser.offset);
-    throw wrapError(path, err);
-  }
-  const failed = await stream.finish(parser.offset);
-  if (failed) throw failed;
-  try {
+    const compression = await pumpArchive(path, parser, handler.progress);
     const devices = parser.end();
-    return { header: header!, compression: stream.compression, devices, bytes: parser.offset, extents: parser.extents };
+    return { header: header!, compression, devices, bytes: parser.offset, extents: parser.extents };
   } catch (err) {
     throw wrapError(path, err);
   }
@@ -132,26 +55,10 @@ export async function readVmaFile(path: string, handler: VmaReadHandler = {}): P
 
 /** Only the header of a VMA archive (configs and devices): reading stops right after it. */
 export async function readVmaHeader(path: string): Promise<{ header: VmaHeader; compression: Compressor }> {
-  const stream = openArchiveStream(path);
   const parser = new VmaParser({ header: () => undefined, extent: () => undefined }, { headerOnly: true });
   try {
-    for await (const piece of stream.pieces) {
-      parser.feed(piece as Buffer);
-      if (parser.header) break;
-    }
-  } catch (err) {
-    stream.stop();
-    await stream.finish(parser.offset);
-    throw wrapError(path, err);
-  }
-  if (parser.header) {
-    stream.stop();
-    await stream.finish(parser.offset);
-    return { header: parser.header, compression: stream.compression };
-  }
-  const failed = await stream.finish(parser.offset);
-  if (failed) throw failed;
-  try {
+    const compression = await pumpArchive(path, parser);
+    if (parser.header) return { header: parser.header, compression };
     parser.end();
   } catch (err) {
     throw wrapError(path, err);
@@ -194,13 +101,12 @@ export async function extractVmaFile(path: string, dir: string, progress?: (byte
           fds.set(d.id, { fd, size: d.size });
         }
       },
-      extent: (e) =>
-        forEachBlockRun(e, (devId, at, data) => {
-          const t = fds.get(devId)!;
-          // The device's last block is zero-padded in the archive: stop at the device's end.
-          const n = Math.min(data.length, t.size - at);
-          for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
-        }),
+      data: (devId, at, data) => {
+        const t = fds.get(devId)!;
+        // The device's last block is zero-padded in the archive: stop at the device's end.
+        const n = Math.min(data.length, t.size - at);
+        for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
+      },
       progress,
     });
     checkComplete(path, result);

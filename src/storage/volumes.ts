@@ -4,7 +4,7 @@
  * is accepted too). Volumes are created and inspected with qemu-img.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
 import { findStorage, loadStorages, storageHasContent, type StorageConfig } from './storage-config.js';
@@ -80,7 +80,22 @@ export function allocateVolume(storage: string, vmid: string, size: number, form
   mkdirSync(dir, { recursive: true });
   const file = nextDiskName(dir, vmid, format);
   const path = join(dir, file);
-  qemuImg(['create', '-q', '-f', format, ...formatOptions(format), path, String(size)], `create ${format} volume ${path}`);
+  if (format === 'raw') {
+    // A raw volume is a sparse file: no need for a qemu-img process (~0.1 s here).
+    try {
+      const fd = openSync(path, 'wx');
+      try {
+        ftruncateSync(fd, size);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      rmSync(path, { force: true });
+      throw new GuestvaultError('E_VOLUME_CREATE', `cannot create raw volume ${path}: ${(err as Error).message}`);
+    }
+  } else {
+    qemuImg(['create', '-q', '-f', format, ...formatOptions(format), path, String(size)], `create ${format} volume ${path}`);
+  }
   return `${storage}:${vmid}/${file}`;
 }
 

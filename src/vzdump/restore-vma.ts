@@ -5,9 +5,9 @@
  * zero blocks, and they stay holes.
  */
 import { basename, join } from 'node:path';
-import { closeSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { GuestvaultError } from '../errors.js';
-import { forEachBlockRun, VMA_CLUSTER_SIZE, type VmaDevice } from '../formats/vma/index.js';
+import { VMA_CLUSTER_SIZE, type VmaDevice } from '../formats/vma/index.js';
 import { parseVmConfig } from '../guests/index.js';
 import { checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo } from '../storage/index.js';
 import { formatSize, logSink, Progress } from '../tasks/index.js';
@@ -83,21 +83,21 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
           ftruncateSync(fd, d.size);
         }
         const result = await readVmaFile(path, {
+          data: (devId, at, data) => {
+            const t = byId.get(devId);
+            if (!t) return;
+            // The device's last block is zero-padded in the archive: stop at the device's end.
+            const n = Math.min(data.length, t.size - at);
+            last = { device: t.device, byte: at + n };
+            try {
+              for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
+            } catch (err) {
+              const code = (err as NodeJS.ErrnoException).code;
+              throw new GuestvaultError(code === 'ENOSPC' ? 'E_DISK_FULL' : 'E_TARGET_WRITE', `cannot write ${t.raw}: ${code === 'ENOSPC' ? 'no space left on the device' : (err as Error).message}`);
+            }
+          },
           extent: (e) => {
             checkAborted(wctx.signal);
-            forEachBlockRun(e, (devId, at, data) => {
-              const t = byId.get(devId);
-              if (!t) return;
-              // The device's last block is zero-padded in the archive: stop at the device's end.
-              const n = Math.min(data.length, t.size - at);
-              last = { device: t.device, byte: at + n };
-              try {
-                for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
-              } catch (err) {
-                const code = (err as NodeJS.ErrnoException).code;
-                throw new GuestvaultError(code === 'ENOSPC' ? 'E_DISK_FULL' : 'E_TARGET_WRITE', `cannot write ${t.raw}: ${(err as Error).message}`);
-              }
-            });
             progress.add(e.infos.length * VMA_CLUSTER_SIZE);
           },
         }).catch((err: unknown) => {
@@ -130,7 +130,8 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
       const secs = Math.max((Date.now() - started) / 1000, 0.001);
       for (const t of targets) {
         const size = devices.get(t.key)!.size;
-        wctx.log(`${t.key}: restored ${formatSize(size)} from ${devices.get(t.key)!.name}; ${formatSize(volumeInfo(t.path).actualSize)} allocated on disk`);
+        const allocated = t.format === 'raw' ? statSync(t.path).blocks * 512 : volumeInfo(t.path).actualSize;
+        wctx.log(`${t.key}: restored ${formatSize(size)} from ${devices.get(t.key)!.name}; ${formatSize(allocated)} allocated on disk`);
       }
       wctx.log(`read ${name} in ${secs.toFixed(1)}s (${formatSize(total / secs)}/s of disk data)`);
     },

@@ -170,6 +170,45 @@ describe('VMA writer', () => {
     ]);
   });
 
+  it('hands data over as it arrives (data handler, writable/commit in small pieces) exactly as whole extents would', async () => {
+    const a = { id: 1, name: 'drive-scsi0', size: 5 * 1024 * 1024, data: disk(5 * 1024 * 1024) };
+    const b = { id: 2, name: 'drive-virtio1', size: 200_003, data: disk(200_003) };
+    const { bytes } = await write([a, b], 'shuffled');
+    const got = new Map([[1, Buffer.alloc(a.size + 4096)], [2, Buffer.alloc(b.size + 4096)]]);
+    let calls = 0;
+    let extentsSeen = 0;
+    const p = new VmaParser({
+      header: () => undefined,
+      extent: () => {
+        extentsSeen++;
+      },
+      data: (devId, at, data) => {
+        calls++;
+        data.copy(got.get(devId)!, at);
+      },
+    });
+    // Fill the parser's own buffer in odd-sized pieces, as a reader that decompresses into it would.
+    let pos = 0;
+    for (let step = 1; pos < bytes.length; step = (step * 7919) % 300_001) {
+      const target = p.writable();
+      expect(target.length).toBeGreaterThan(0);
+      expect(target.length).toBeLessThanOrEqual(Math.max(256 * 1024, 512));
+      const n = bytes.copy(target, 0, pos, pos + Math.min(target.length, step));
+      pos += n;
+      p.commit(n);
+    }
+    expect(p.end().every((r) => r.firstMissing === undefined)).toBe(true);
+    expect(got.get(1)!.subarray(0, a.size).equals(a.data)).toBe(true);
+    expect(got.get(2)!.subarray(0, b.size).equals(b.data)).toBe(true);
+    expect(extentsSeen).toBe(2);
+    expect(calls).toBeGreaterThan(extentsSeen);
+    // headerOnly: stops after the header and wants nothing more.
+    const h = new VmaParser({ header: () => undefined, extent: () => expect.unreachable() }, { headerOnly: true });
+    h.feed(bytes);
+    expect(h.header!.devices).toHaveLength(2);
+    expect(h.writable().length).toBe(0);
+  });
+
   it('refuses a cluster written twice, a cluster outside the device, and finishing with clusters missing', async () => {
     const w = new VmaWriter({ uuid, ctime: 0, configs: [], devices: [{ id: 1, name: 'd', size: 3 * VMA_CLUSTER_SIZE }] }, async () => undefined);
     await w.writeCluster(1, 0, Buffer.alloc(VMA_CLUSTER_SIZE, 1));

@@ -59,6 +59,20 @@ describe('guestvault vma list|verify|extract on the real Proxmox archive (trunca
     const h = env.run(['vma', 'verify', half]);
     expect(h.code).toBe(1);
     expect(h.stderr).toMatch(/gzip cannot decompress it after \d+ bytes/);
+    // zstd is decompressed in-process: a cut frame and damaged bytes are named the same way.
+    const zst = readFileSync(`${plain}.zst`);
+    const zcut = join(env.dir, 'a', 'cut.vma.zst');
+    writeFileSync(zcut, zst.subarray(0, zst.length - 1000));
+    const z = env.run(['vma', 'verify', zcut]);
+    expect(z.code).toBe(1);
+    expect(z.stderr).toMatch(/zstd cannot decompress it after \d+ bytes: the compressed stream is cut short/);
+    const zbad = Buffer.from(zst);
+    for (let i = 200; i < 400; i++) zbad[i] ^= 0x5a;
+    writeFileSync(zcut, zbad);
+    const zb = env.run(['vma', 'verify', zcut]);
+    expect(zb.code).toBe(1);
+    // Damage is found by zstd, or first by the VMA checksums of what it decoded.
+    expect(zb.stderr).toMatch(/zstd cannot decompress it after \d+ bytes: \S|MD5 checksum mismatch/);
   });
 
   it('refuses a file that is not VMA, and a missing file', () => {

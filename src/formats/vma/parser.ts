@@ -27,7 +27,24 @@ export interface VmaExtent {
 export interface VmaParserHandler {
   header(h: VmaHeader): void;
   extent(e: VmaExtent): void;
+  /**
+   * Optional: stored data as soon as it arrives, before its extent is complete — consecutive
+   * blocks of one device at once, possibly in several pieces. `bytes` is valid during the call only.
+   */
+  data?(devId: number, byteOffset: number, bytes: Buffer): void;
 }
+
+/** Stored blocks that are consecutive on one device: where they go, and where they are in the extent's data. */
+interface BlockRun {
+  devId: number;
+  byteOffset: number;
+  /** Offset in the extent's data (after its header). */
+  from: number;
+  len: number;
+}
+
+/** While data is handed over as it arrives, it is read in pieces this large: still in the CPU cache when handed over. */
+export const VMA_DATA_PIECE = 256 * 1024;
 
 export interface VmaDeviceReport {
   device: VmaDevice;
@@ -58,6 +75,10 @@ export class VmaParser {
   private head: VmaHeader | undefined;
   private headBuf: Buffer | undefined;
   private infos: VmaBlockInfo[] = [];
+  private runs: BlockRun[] = [];
+  private runIndex = 0;
+  /** Bytes of the current extent's data already handed to `handler.data`. */
+  private delivered = 0;
   private extentOffset = 0;
   private readonly seen = new Map<number, Uint8Array>();
   private readonly counts = new Map<number, { present: number; zero: number }>();
@@ -75,13 +96,44 @@ export class VmaParser {
   feed(data: Buffer): void {
     let pos = 0;
     while (pos < data.length && this.stage !== 'stopped') {
-      const target = this.stage === 'head' ? this.headBuf! : this.buf;
-      const n = Math.min(this.want - this.filled, data.length - pos);
-      data.copy(target, this.filled, pos, pos + n);
-      this.filled += n;
+      const target = this.writable();
+      const n = Math.min(target.length, data.length - pos);
+      data.copy(target, 0, pos, pos + n);
       pos += n;
-      this.offset += n;
-      if (this.filled === this.want) this.step();
+      this.commit(n);
+    }
+  }
+
+  /**
+   * Where the next bytes of the archive go: a reader may read or decompress straight into it and
+   * then `commit` how many it wrote, which saves the copy `feed` makes. Empty once stopped.
+   */
+  writable(): Buffer {
+    if (this.stage === 'stopped') return this.buf.subarray(0, 0);
+    if (this.stage === 'extent-data' && this.handler.data) return this.buf.subarray(this.filled, Math.min(this.want, this.filled + VMA_DATA_PIECE));
+    return (this.stage === 'head' ? this.headBuf! : this.buf).subarray(this.filled, this.want);
+  }
+
+  /** `n` bytes were written into `writable()`. */
+  commit(n: number): void {
+    this.filled += n;
+    this.offset += n;
+    if (this.stage === 'extent-data' && this.handler.data) this.deliver(this.filled - VMA_EXTENT_HEADER_SIZE);
+    if (this.filled === this.want) this.step();
+  }
+
+  /** Hand the runs' data that has arrived (up to `upTo` bytes of the extent's data) to `handler.data`. */
+  private deliver(upTo: number): void {
+    while (this.runIndex < this.runs.length) {
+      const r = this.runs[this.runIndex]!;
+      const start = Math.max(r.from, this.delivered);
+      const end = Math.min(r.from + r.len, upTo);
+      if (end > start) {
+        this.handler.data!(r.devId, r.byteOffset + (start - r.from), this.buf.subarray(VMA_EXTENT_HEADER_SIZE + start, VMA_EXTENT_HEADER_SIZE + end));
+        this.delivered = end;
+      }
+      if (end < r.from + r.len) return;
+      this.runIndex++;
     }
   }
 
@@ -130,6 +182,11 @@ export class VmaParser {
           if (info.mask === 0) c.zero++;
         }
         this.infos = infos;
+        if (this.handler.data) {
+          this.runs = blockRuns(infos);
+          this.runIndex = 0;
+          this.delivered = 0;
+        }
         this.stage = 'extent-data';
         this.want = VMA_EXTENT_HEADER_SIZE + blockCount * VMA_BLOCK_SIZE;
         if (this.filled === this.want) this.step();
@@ -177,31 +234,34 @@ export class VmaParser {
   }
 }
 
+/** The extent's stored blocks as runs of blocks consecutive on one device, in data order. */
+function blockRuns(infos: readonly VmaBlockInfo[]): BlockRun[] {
+  const runs: BlockRun[] = [];
+  let at = 0;
+  let run: BlockRun | undefined;
+  for (const info of infos) {
+    for (let b = 0; b < VMA_BLOCKS_PER_CLUSTER; b++) {
+      if ((info.mask & (1 << b)) === 0) {
+        run = undefined;
+        continue;
+      }
+      const byteOffset = info.cluster * VMA_CLUSTER_SIZE + b * VMA_BLOCK_SIZE;
+      if (run && run.devId === info.devId && run.byteOffset + run.len === byteOffset) {
+        run.len += VMA_BLOCK_SIZE;
+      } else {
+        run = { devId: info.devId, byteOffset, from: at, len: VMA_BLOCK_SIZE };
+        runs.push(run);
+      }
+      at += VMA_BLOCK_SIZE;
+    }
+  }
+  return runs;
+}
+
 /**
  * Calls `fn(devId, byteOffset, data)` for each run of stored blocks that are consecutive on one
  * device, so that a consumer writes a whole run at once instead of block by block.
  */
 export function forEachBlockRun(e: VmaExtent, fn: (devId: number, byteOffset: number, data: Buffer) => void): void {
-  let at = 0;
-  let run: { devId: number; start: number; from: number; len: number } | undefined;
-  const flush = () => {
-    if (run) fn(run.devId, run.start, e.blocks.subarray(run.from, run.from + run.len));
-    run = undefined;
-  };
-  for (const info of e.infos) {
-    for (let b = 0; b < VMA_BLOCKS_PER_CLUSTER; b++) {
-      if ((info.mask & (1 << b)) === 0) {
-        flush();
-        continue;
-      }
-      const byteOffset = info.cluster * VMA_CLUSTER_SIZE + b * VMA_BLOCK_SIZE;
-      if (run && run.devId === info.devId && run.start + run.len === byteOffset) run.len += VMA_BLOCK_SIZE;
-      else {
-        flush();
-        run = { devId: info.devId, start: byteOffset, from: at, len: VMA_BLOCK_SIZE };
-      }
-      at += VMA_BLOCK_SIZE;
-    }
-  }
-  flush();
+  for (const r of blockRuns(e.infos)) fn(r.devId, r.byteOffset, e.blocks.subarray(r.from, r.from + r.len));
 }
