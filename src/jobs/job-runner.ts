@@ -2,7 +2,7 @@ import { GuestvaultError } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import { TaskLog } from '../tasks/index.js';
 import { acquireLock } from '../datastore/index.js';
-import { runVzdump } from '../vzdump/index.js';
+import { readVzdumpDefaults, runVzdump, withVzdumpDefaults } from '../vzdump/index.js';
 import { join } from 'node:path';
 import type { BackupJob } from './job-config.js';
 import { readJobState, syncJobState, writeJobState } from './job-state.js';
@@ -29,7 +29,9 @@ export async function runJob(job: BackupJob, opts: { user: string; echo?: (line:
     let failed = 0;
     task.log(`starting job ${job.id} on node ${node} (schedule "${job.schedule}", mode ${job.mode})`);
     try {
-      const r = await runVzdump({ ...job, lockwait: job.lockwait ?? 180 }, task, { user: opts.user, node });
+      const defaults = readVzdumpDefaults();
+      for (const w of defaults.warnings) task.warn(w);
+      const r = await runVzdump(withVzdumpDefaults({ ...job }, defaults), task, { user: opts.user, node });
       failed += r.failed;
     } catch (err) {
       failed++;

@@ -19,6 +19,34 @@ export interface ArchiveOptions extends CompressOptions {
   compress: Compressor;
 }
 
+/** Where archives go: a dir storage, a dump directory (`--dumpdir`) or standard output (`--stdout`). */
+export interface ArchiveDest {
+  /** For messages: `storage 'x'`, `dump directory /path` or `standard output`. */
+  label: string;
+  /** The storage id (hooks' STOREID); empty when the destination is not a storage. */
+  id: string;
+  /** The directory archives are written to; none: standard output. */
+  dumpDir?: string;
+  pruneBackups?: string;
+  maxProtected?: number;
+}
+
+export function storageDest(s: DirBackupStorage): ArchiveDest {
+  return { label: `storage '${s.id}'`, id: s.id, dumpDir: s.dumpDir, pruneBackups: s.pruneBackups, maxProtected: s.maxProtected };
+}
+
+/** write(2) all of `b` to `fd`, also when the fd is a non-blocking pipe (standard output may be one). */
+function writeAllSync(fd: number, b: Buffer): void {
+  for (let done = 0; done < b.length; ) {
+    try {
+      done += writeSync(fd, b, done, b.length - done);
+    } catch (err) {
+      if (errnoCode(err) !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}
+
 function volumeOf(volid: string, format?: string): { storage: string; format: string } {
   const storage = volid.includes(':') ? volid.slice(0, volid.indexOf(':')) : 'local';
   return { storage, format: format ?? (/\.qcow2$/.test(volid) ? 'qcow2' : 'raw') };
@@ -29,9 +57,7 @@ function archiveOutput(fd: number, c: Compressor, opts: CompressOptions): { writ
   const cmd = compressCommand(c, opts);
   if (!cmd) {
     return {
-      write: async (b) => {
-        for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done);
-      },
+      write: async (b) => writeAllSync(fd, b),
       close: async () => undefined,
       kill: () => undefined,
     };
@@ -74,28 +100,34 @@ function archiveOutput(fd: number, c: Compressor, opts: CompressOptions): { writ
 }
 
 /**
- * Back up `t` (a VM) into the dir storage. Returns the archive's path. On any failure the `.dat`
- * is removed and the error says why (a full disk says so).
+ * Back up `t` (a VM) into an archive. Into a directory it goes through a `.dat` that is renamed
+ * when complete, and the archive's path is returned; on any failure the `.dat` is removed and the
+ * error says why (a full disk says so). To standard output (`dest.dumpDir` unset) it is streamed
+ * as it is made, and the path is `-`.
  */
-export async function backupToArchive(t: BackupTarget, storage: DirBackupStorage, opts: ArchiveOptions, io: TargetIo): Promise<{ path: string; time: number; size: number }> {
-  if (t.group.type !== 'vm') throw new GuestvaultError('E_STORAGE_TYPE', `storage '${storage.id}' holds archive files: ${t.label} can only be backed up into a datastore storage`);
+export async function backupToArchive(t: BackupTarget, dest: ArchiveDest, opts: ArchiveOptions, io: TargetIo): Promise<{ path: string; time: number; size: number }> {
+  if (t.group.type !== 'vm') throw new GuestvaultError('E_STORAGE_TYPE', `${dest.label} takes archive files: ${t.label} can only be backed up into a datastore storage`);
   const vmid = t.group.id;
   const time = Math.floor(Date.now() / 1000);
-  const basename = archiveBasename('qemu', vmid, time);
-  const path = join(storage.dumpDir, `${basename}.vma${COMPRESSOR_EXTENSIONS[opts.compress]}`);
+  const name = `${archiveBasename('qemu', vmid, time)}.vma${COMPRESSOR_EXTENSIONS[opts.compress]}`;
+  const path = dest.dumpDir ? join(dest.dumpDir, name) : '-';
   // vzdump replaces the last extension: .vma.zst → .vma.dat, .vma → .dat.
-  const dat = path.replace(/\.[^.]+$/, '.dat');
+  const dat = dest.dumpDir ? path.replace(/\.[^.]+$/, '.dat') : undefined;
   const volumes = new Map(backupDisks(loadVm(vmid)).included.map((d) => [d.key, volumeOf(d.volid, d.options.format)]));
   let fd: number | undefined;
   let out: ReturnType<typeof archiveOutput> | undefined;
   try {
-    fd = openSync(dat, 'wx', 0o644);
+    fd = dat ? openSync(dat, 'wx', 0o644) : 1;
     out = archiveOutput(fd, opts.compress, opts);
-    const sink = vmaSink({ time, target: path, volumes: (key) => volumes.get(key) ?? { storage: 'local', format: 'raw' }, out: out.write });
-    io.log(`creating vzdump archive '${path}'${opts.compress !== 'none' ? ` (${opts.compress})` : ''}`);
-    await t.backup({ kind: 'archive', vmSink: sink }, storage.id, io);
+    const sink = vmaSink({ time, target: dest.dumpDir ? path : name, volumes: (key) => volumes.get(key) ?? { storage: 'local', format: 'raw' }, out: out.write });
+    io.log(`creating vzdump archive '${dat ? path : `${name}' on standard output`}${dat ? "'" : ''}${opts.compress !== 'none' ? ` (${opts.compress})` : ''}`);
+    await t.backup({ kind: 'archive', vmSink: sink }, dest.id || 'archive', io);
     await out.close();
     out = undefined;
+    if (!dat) {
+      io.log(`archive written to standard output: ${formatSize(sink.bytesWritten())} uncompressed`);
+      return { path, time, size: sink.bytesWritten() };
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -105,11 +137,12 @@ export async function backupToArchive(t: BackupTarget, storage: DirBackupStorage
     return { path, time, size };
   } catch (err) {
     out?.kill();
-    if (fd !== undefined) closeSync(fd);
-    rmSync(dat, { force: true });
+    if (dat && fd !== undefined) closeSync(fd);
+    if (dat) rmSync(dat, { force: true });
     const code = errnoCode(err);
+    if (!dat && code === 'EPIPE') throw new GuestvaultError('E_IO', 'standard output was closed before the archive was complete');
     if (code === 'ENOSPC' || code === 'EDQUOT' || (err instanceof GuestvaultError && err.code === 'E_DISK_FULL')) {
-      throw new GuestvaultError('E_DISK_FULL', `storage '${storage.id}' is full: no space left for ${path}; the incomplete ${dat} was removed`);
+      throw new GuestvaultError('E_DISK_FULL', `${dest.label} is full: no space left for ${path}${dat ? `; the incomplete ${dat} was removed` : ''}`);
     }
     if (code === 'EEXIST') throw new GuestvaultError('E_EXISTS', `${dat} exists: another backup of VM ${vmid} is writing it`);
     throw err;
@@ -130,15 +163,16 @@ export function writeArchiveSideFiles(path: string, side: { notes?: string; prot
  * `max-protected-backups`: a new protected archive must not exceed the storage's limit per guest
  * (checked before the backup starts, as Proxmox does).
  */
-export function checkProtectedLimit(storage: DirBackupStorage, type: 'qemu' | 'lxc', vmid: string): void {
-  if (storage.maxProtected === undefined) return;
-  const count = readdirSync(storage.dumpDir)
+export function checkProtectedLimit(storage: ArchiveDest, type: 'qemu' | 'lxc', vmid: string): void {
+  const dir = storage.dumpDir;
+  if (storage.maxProtected === undefined || !dir) return;
+  const count = readdirSync(dir)
     .map((f) => parseArchiveName(f))
-    .filter((a) => a !== undefined && a.type === type && String(a.vmid) === vmid && existsSync(join(storage.dumpDir, `${a.filename}.protected`))).length;
+    .filter((a) => a !== undefined && a.type === type && String(a.vmid) === vmid && existsSync(join(dir, `${a.filename}.protected`))).length;
   if (count >= storage.maxProtected) {
     throw new GuestvaultError(
       'E_PROTECTED_LIMIT',
-      `storage '${storage.id}' already holds ${count} protected backup(s) of ${type === 'qemu' ? 'VM' : 'CT'} ${vmid} (max-protected-backups ${storage.maxProtected}): unprotect or remove one first`,
+      `${storage.label} already holds ${count} protected backup(s) of ${type === 'qemu' ? 'VM' : 'CT'} ${vmid} (max-protected-backups ${storage.maxProtected}): unprotect or remove one first`,
     );
   }
 }

@@ -6,3 +6,4 @@ export * from './targets.js';
 export * from './run-vzdump.js';
 export * from './backup-storage.js';
 export * from './vm-restore.js';
+export * from './vzdump-defaults.js';

@@ -6,6 +6,7 @@ import { DEFAULT_FIXED_CHUNK_SIZE, fixedChunkCount } from '../formats/index.js';
 import { GuestvaultError } from '../errors.js';
 import { NbdClient, NBD_STATE_DIRTY, NBD_STATE_ZERO } from '../nbd/index.js';
 import type { ImageReader } from '../datastore/index.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface NbdDiskReader extends ImageReader {
   client: NbdClient;
@@ -15,7 +16,7 @@ export interface NbdDiskReader extends ImageReader {
   zeroCount: number;
 }
 
-export async function openNbdDisk(socket: string, exportName: string, dirtyContext: string | undefined, signal?: AbortSignal): Promise<NbdDiskReader> {
+export async function openNbdDisk(socket: string, exportName: string, dirtyContext: string | undefined, signal?: AbortSignal, limiter?: RateLimiter): Promise<NbdDiskReader> {
   const contexts = ['base:allocation', ...(dirtyContext ? [dirtyContext] : [])];
   const client = await NbdClient.connect({ path: socket, exportName, metaContexts: contexts, timeoutMs: 60_000 });
   try {
@@ -39,8 +40,9 @@ export async function openNbdDisk(socket: string, exportName: string, dirtyConte
       changedCount: changed ? changed.reduce((a, b) => a + b, 0) : count,
       zeroCount: count - nonZero.reduce((a, b) => a + b, 0),
       isZero: (i) => nonZero[i] === 0,
-      read: (offset, length, target) => {
-        if (signal?.aborted) return Promise.reject(new GuestvaultError('E_INTERRUPTED', 'backup interrupted by signal'));
+      read: async (offset, length, target) => {
+        if (limiter) await limiter.take(length);
+        if (signal?.aborted) throw new GuestvaultError('E_INTERRUPTED', 'backup interrupted by signal');
         return client.read(offset, length, target);
       },
     };

@@ -3,15 +3,21 @@
  * not stop the others. Per guest: backup session, the guest's backup, finish, notes, protection,
  * prune by retention, and the hook phases backup-end / backup-abort / log-end.
  */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  BackupSession, formatSnapshot, pruneGroup, setNotes, setProtected, summaryLine, type GroupRef,
+  acquireLock, BackupSession, formatSnapshot, type HeldLock, pruneGroup, setNotes, setProtected, summaryLine, type GroupRef,
 } from '../datastore/index.js';
 import { parseKeepOptions } from '../retention/index.js';
 import { logSink, logTimestamp, type TaskLog } from '../tasks/index.js';
 import type { CryptConfig } from '../formats/index.js';
 import { parseCompress } from '../storage/index.js';
-import { backupToArchive, checkProtectedLimit, pruneArchives, writeArchiveSideFiles } from './archive-backup.js';
-import { loadKeyFileNonInteractive, openBackupStorage, type DirBackupStorage } from './backup-storage.js';
+import { GuestvaultError } from '../errors.js';
+import { guestvaultHome } from '../home.js';
+import { backupToArchive, checkProtectedLimit, pruneArchives, storageDest, writeArchiveSideFiles, type ArchiveDest } from './archive-backup.js';
+import { loadKeyFileNonInteractive, openBackupStorage, type BackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
 import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
 
@@ -31,6 +37,12 @@ export interface VzdumpOptions extends VzdumpSelection {
   compress?: string;
   zstd?: number;
   pigz?: number;
+  /** Write archives into this directory instead of a storage (no retention of a storage applies). */
+  dumpdir?: string;
+  /** Write the one guest's archive to standard output. */
+  stdout?: boolean;
+  /** I/O priority of the run: 0 (highest) … 7 best-effort, 8 idle (vzdump's ionice, default 7). */
+  ionice?: number;
 }
 
 export interface VzdumpRunResult {
@@ -48,28 +60,115 @@ export function renderNotes(template: string, t: BackupTarget, node: string): st
     .replace(/\\\\/g, '\\');
 }
 
+/** Options that cannot go together, as vzdump checks them (before a task starts, and again by runVzdump). */
+export function checkTargetOptions(opts: VzdumpOptions): void {
+  if (opts.storage !== undefined && opts.dumpdir !== undefined) throw new GuestvaultError('E_USAGE', '--storage and --dumpdir are mutually exclusive: give one');
+  if (opts.stdout && opts.storage !== undefined) throw new GuestvaultError('E_USAGE', '--stdout and --storage are mutually exclusive: the archive goes to standard output');
+  if (opts.stdout && opts.dumpdir !== undefined) throw new GuestvaultError('E_USAGE', '--stdout and --dumpdir are mutually exclusive: the archive goes to standard output');
+  if (opts.storage === undefined && (opts.dumpdir !== undefined || opts.stdout)) {
+    if (opts.protected) throw new GuestvaultError('E_USAGE', '--protected needs --storage (a dump directory or standard output keeps no protection)');
+    if (opts['notes-template'] !== undefined) throw new GuestvaultError('E_USAGE', '--notes-template needs --storage (a dump directory or standard output keeps no notes)');
+  }
+}
+
+/** `--dumpdir`: an existing, writable directory. */
+function dumpDirDest(path: string): ArchiveDest {
+  const dir = resolve(path);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new GuestvaultError('E_STORAGE_OFFLINE', `dump directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new GuestvaultError('E_STORAGE_OFFLINE', `dump directory ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new GuestvaultError('E_STORAGE_ACCESS', `dump directory ${dir} is not writable`);
+  }
+  return { label: `dump directory ${dir}`, id: '', dumpDir: dir };
+}
+
+/** vzdump's ionice: best-effort class at priority N (0–7), or the idle class for 8; only a warning if it cannot be set. */
+function applyIonice(level: number | undefined, task: TaskLog): void {
+  if (level === undefined) return;
+  const args = level > 7 ? ['-c3', '-p', String(process.pid)] : ['-c2', `-n${level}`, '-p', String(process.pid)];
+  const r = spawnSync('ionice', args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) task.warn(`cannot set the I/O priority (ionice ${args.join(' ')}): ${r.error?.message ?? r.stderr.trim()}`);
+}
+
+const NODE_LOCK = 'the node-wide vzdump lock';
+
+/**
+ * One vzdump run at a time on this node, as Proxmox's /var/run/vzdump.lock: a second run waits
+ * up to `lockwait` minutes (0: not at all) and then fails naming the run that holds it.
+ */
+async function nodeLock(lockwait: number, task: TaskLog, signal?: AbortSignal): Promise<HeldLock> {
+  const path = join(guestvaultHome(), 'run', 'vzdump.lock');
+  const purpose = `vzdump task ${task.upid}`;
+  const stale = (m: string) => task.log(m);
+  const deadline = Date.now() + lockwait * 60_000;
+  let said = false;
+  for (;;) {
+    try {
+      const lock = acquireLock(path, purpose, NODE_LOCK, stale);
+      if (said) task.log(`got ${NODE_LOCK}`);
+      return lock;
+    } catch (err) {
+      if (!(err instanceof GuestvaultError) || err.code !== 'E_LOCKED') throw err;
+      if (lockwait === 0) throw new GuestvaultError('E_LOCKED', `${err.message}; not waiting (lockwait 0)`);
+      if (Date.now() >= deadline) throw new GuestvaultError('E_LOCK_TIMEOUT', `cannot get ${NODE_LOCK} within ${lockwait} minute(s): ${err.message}`);
+      if (signal?.aborted) throw new GuestvaultError('E_INTERRUPTED', `interrupted while waiting for ${NODE_LOCK}`);
+      if (!said) task.log(`waiting for ${NODE_LOCK} (up to ${lockwait} minute(s)): ${err.message.replace(/^the node-wide vzdump lock is locked: /, '')}`);
+      said = true;
+      await sleep(250);
+    }
+  }
+}
+
 export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user: string; node: string; signal?: AbortSignal }): Promise<VzdumpRunResult> {
+  checkTargetOptions(opts);
   const result: VzdumpRunResult = { failed: 0, snapshots: [] };
-  const target = openBackupStorage(opts.storage);
   const targets = engines.flatMap((e) => e.select(opts, ctx.node));
   const known = new Set(engines.flatMap((e) => e.guestIds(ctx.node)));
-  for (const id of opts.vmid ?? []) {
-    if (!known.has(id)) {
+  const unknown = (opts.vmid ?? []).filter((id) => !known.has(id));
+  if (opts.stdout && targets.length + unknown.length !== 1) {
+    throw new GuestvaultError('E_USAGE', `--stdout writes the archive of exactly one guest; ${targets.length + unknown.length} are selected`);
+  }
+  const target: BackupStorage | ArchiveDest = opts.stdout
+    ? { label: 'standard output', id: '' }
+    : opts.dumpdir !== undefined
+      ? dumpDirDest(opts.dumpdir)
+      : (() => {
+          const s = openBackupStorage(opts.storage);
+          return s.kind === 'dir' ? storageDest(s) : s;
+        })();
+  applyIonice(opts.ionice, task);
+  const lock = await nodeLock(opts.lockwait ?? 180, task, ctx.signal);
+  try {
+    for (const id of unknown) {
       task.log(`ERROR: guest ${id}: unknown guest on node ${ctx.node} (no config ${id}.conf)`);
       result.failed++;
     }
-  }
-  if (targets.length === 0 && result.failed === 0) task.warn('no guest selected on this node');
-  if (target.kind === 'dir') {
-    if (opts.crypt) task.warn(`storage '${target.id}' holds archive files: encryption applies only to datastore storages; the archives are not encrypted`);
-    for (const t of targets) {
-      if (ctx.signal?.aborted) break;
-      const path = await archiveOne(t, target, opts, task, ctx);
-      if (path) result.snapshots.push(path);
-      else result.failed++;
+    if (targets.length === 0 && result.failed === 0) task.warn('no guest selected on this node');
+    if (!('kind' in target)) {
+      if (opts.crypt) task.warn(`${target.label} takes archive files: encryption applies only to datastore storages; the archives are not encrypted`);
+      for (const t of targets) {
+        if (ctx.signal?.aborted) break;
+        const path = await archiveOne(t, target, opts, task, ctx);
+        if (path) result.snapshots.push(path);
+        else result.failed++;
+      }
+      return result;
     }
+    await datastoreRun(targets, target, opts, task, ctx, result);
     return result;
+  } finally {
+    lock.release();
   }
+}
+
+async function datastoreRun(targets: BackupTarget[], target: BackupStorage, opts: VzdumpOptions, task: TaskLog, ctx: { user: string; node: string; signal?: AbortSignal }, result: VzdumpRunResult): Promise<void> {
   const keep = opts['prune-backups'] ?? target.pruneBackups;
   const crypt = opts.crypt ?? (target.keyFile ? loadKeyFileNonInteractive(target.keyFile) : undefined);
   if (crypt) task.log(`encrypting with key ${crypt.fingerprintString()}`);
@@ -115,21 +214,23 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
     }
     if (hooks) await runHook(hooks, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
   }
-  return result;
 }
 
-/** One guest into a dir storage: the archive's path, or undefined when it failed (logged). */
-async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: VzdumpOptions, task: TaskLog, ctx: { node: string; signal?: AbortSignal }): Promise<string | undefined> {
+/** One guest into an archive (dir storage, dump directory, stdout): its path, or undefined when it failed (logged). */
+async function archiveOne(t: BackupTarget, target: ArchiveDest, opts: VzdumpOptions, task: TaskLog, ctx: { node: string; signal?: AbortSignal }): Promise<string | undefined> {
   const lines: string[] = [];
   const log = (m: string) => {
     task.log(m);
     lines.push(`${logTimestamp()} INFO: ${m}`);
   };
   const hooks = t.hook && opts.script
-    ? { script: opts.script, mode: opts.mode, vmid: t.hook.vmid, env: { STOREID: target.id, DUMPDIR: target.dumpDir, VMTYPE: t.hook.vmtype, HOSTNAME: t.name }, log }
+    ? {
+        script: opts.script, mode: opts.mode, vmid: t.hook.vmid, log,
+        env: { ...(target.id ? { STOREID: target.id } : {}), ...(target.dumpDir ? { DUMPDIR: target.dumpDir } : {}), VMTYPE: t.hook.vmtype, HOSTNAME: t.name },
+      }
     : undefined;
   const started = Date.now();
-  log(`Starting Backup of ${t.label} into storage '${target.id}' (${target.dumpDir})`);
+  log(`Starting Backup of ${t.label} into ${target.label}${target.id && target.dumpDir ? ` (${target.dumpDir})` : ''}`);
   let path: string | undefined;
   try {
     if (opts.protected) checkProtectedLimit(target, 'qemu', t.group.id);
@@ -137,6 +238,10 @@ async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: Vzdum
       log, warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal,
     });
     path = done.path;
+    if (!target.dumpDir) {
+      log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
+      return path;
+    }
     writeArchiveSideFiles(path, { ...(opts['notes-template'] ? { notes: renderNotes(opts['notes-template'], t, ctx.node) } : {}), protected: opts.protected });
     if (opts.protected) log(`${t.label}: archive marked protected`);
     const keep = opts['prune-backups'] ?? target.pruneBackups;
@@ -155,7 +260,7 @@ async function archiveOne(t: BackupTarget, target: DirBackupStorage, opts: Vzdum
     if (hooks) await runHook(hooks, 'backup-abort').catch((e: Error) => log(`ERROR: ${e.message}`));
     return undefined;
   } finally {
-    if (path) writeArchiveSideFiles(path, { log: lines });
+    if (path && target.dumpDir) writeArchiveSideFiles(path, { log: lines });
     if (hooks) await runHook({ ...hooks, env: { ...hooks.env, ...(path ? { TARGET: path } : {}) } }, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
   }
 }

@@ -21,6 +21,8 @@ export interface VzdumpSelection {
   mode: BackupMode;
   stopwait?: number;
   script?: string;
+  /** KiB/s (vzdump's bwlimit). */
+  bwlimit?: number;
   'host-backup'?: string[];
 }
 
@@ -90,7 +92,7 @@ export const qemuEngine: GuestEngine = {
           // The freeze watchdog (default 60 s) can be shortened for guests known to freeze fast.
           const watchdog = Number(process.env.GUESTVAULT_FREEZE_WATCHDOG);
           const r = await backupVm(dest.kind === 'datastore' ? datastoreSink(dest.session) : dest.vmSink, vmid, {
-            mode: sel.mode, storage, stopwait: sel.stopwait, script: sel.script, log: io.log, warn: io.warn, signal: io.signal,
+            mode: sel.mode, storage, stopwait: sel.stopwait, bwlimit: sel.bwlimit, script: sel.script, log: io.log, warn: io.warn, signal: io.signal,
             ...(watchdog > 0 ? { freezeWatchdogMs: watchdog * 1000 } : {}),
           });
           return r.mode;

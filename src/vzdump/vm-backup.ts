@@ -15,6 +15,7 @@ import { formatSize } from '../tasks/index.js';
 import { bitmapName, readBitmapState, writeBitmapRecords, type BitmapRecord } from './bitmap-state.js';
 import { runHook, type HookContext } from './hook-script.js';
 import { openNbdDisk, type NbdDiskReader } from './nbd-disk-reader.js';
+import { RateLimiter } from './rate-limit.js';
 import type { VmBackupSink } from './vm-sink.js';
 
 export type BackupMode = 'stop' | 'suspend' | 'snapshot';
@@ -25,6 +26,8 @@ export interface VmBackupOptions {
   storage: string;
   /** Minutes to wait for the guest to shut down in stop mode (vzdump's stopwait, default 10). */
   stopwait?: number;
+  /** Read at most this many KiB/s (vzdump's bwlimit; 0 or unset: no limit). */
+  bwlimit?: number;
   script?: string;
   log: (line: string) => void;
   warn: (line: string) => void;
@@ -80,6 +83,9 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
   let requests: ViewDiskRequest[] = [];
   let success = false;
   const readers: NbdDiskReader[] = [];
+  // One limit for all disks of the VM, as vzdump's bwlimit.
+  const limiter = opts.bwlimit ? new RateLimiter(opts.bwlimit * 1024) : undefined;
+  if (limiter) log(`bandwidth limit: ${opts.bwlimit} KiB/s`);
 
   const thaw = async (why: string): Promise<void> => {
     if (frozenAt === undefined) return;
@@ -180,7 +186,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     await sink.begin(exported.map((d) => ({ key: d.key, size: d.size })), configForBackup(conf));
     for (const [i, disk] of exported.entries()) {
       checkAbort();
-      const reader = await openNbdDisk(paths.nbd, disk.exportName, disk.dirtyContext, opts.signal);
+      const reader = await openNbdDisk(paths.nbd, disk.exportName, disk.dirtyContext, opts.signal, limiter);
       readers.push(reader);
       const info = result.disks[i]!;
       const incremental = disk.dirtyContext !== undefined && info.incremental;

@@ -3,8 +3,9 @@
  * with the log, notes and protection beside them and retention by archive name; qmrestore from
  * those archives (and from Proxmox's, in the fixtures).
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliEnv } from '../helpers/cli.js';
@@ -241,6 +242,101 @@ describe('qmrestore from a VMA archive', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
       expect(r.stderr, args.join(' ')).toMatch(message);
       expectNothingOf('203');
+    }
+  });
+});
+
+describe('vzdump options: vzdump.conf, --dumpdir, --stdout, --bwlimit, the node-wide lock', () => {
+  const conf = () => join(env.home, 'etc', 'vzdump.conf');
+
+  it('vzdump.conf gives the defaults (dumpdir, compress); unused Proxmox options are ignored with a warning, bad lines are errors', () => {
+    const dir = join(env.dir, 'dd1');
+    mkdirSync(dir);
+    writeFileSync(conf(), `# defaults\ndumpdir: ${dir}\ncompress: gzip\ntmpdir: /var/tmp\n`);
+    try {
+      const r = gv('vzdump', '100');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/vzdump\.conf:4: 'tmpdir' is not used by guestvault; ignored/);
+      const files = readdirSync(dir);
+      expect(files.filter((f) => /^vzdump-qemu-100-.*\.vma\.gz$/.test(f))).toHaveLength(1);
+      expect(files.filter((f) => f.endsWith('.log'))).toHaveLength(1);
+      // The command line wins over the file.
+      const plain = gv('vzdump', '100', '--dumpdir', dir, '--compress', '0');
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.vma'))).toHaveLength(1);
+      for (const [text, message] of [
+        ['mode: fast\n', /vzdump\.conf:1: invalid mode 'fast': expected snapshot, suspend or stop/],
+        ['colour: blue\n', /vzdump\.conf:1: unknown option 'colour'/],
+        ['# ok\nzstd = 4\n', /vzdump\.conf:2: cannot parse 'zstd = 4'/],
+      ] as const) {
+        writeFileSync(conf(), text);
+        const bad = gv('vzdump', '100', '--dumpdir', dir);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(message);
+      }
+      expect(readdirSync(dir)).toHaveLength(4);
+    } finally {
+      rmSync(conf(), { force: true });
+    }
+  });
+
+  it('--stdout writes only the archive to standard output; --dumpdir refuses a missing directory', () => {
+    const r = env.run(['vzdump', '100', '--stdout', '--compress', 'zstd']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.raw.readUInt32LE(0)).toBe(0xfd2fb528);
+    const file = join(env.dir, 'out.vma.zst');
+    writeFileSync(file, r.raw);
+    const x = join(env.dir, 'x-stdout');
+    expect(gv('vma', 'extract', file, x).code).toBe(0);
+    expect(readFileSync(join(x, 'disk-drive-virtio0.raw')).equals(original)).toBe(true);
+    const m = gv('vzdump', '100', '--dumpdir', join(env.dir, 'nowhere'));
+    expect(m.code).toBe(1);
+    expect(m.stderr).toMatch(/dump directory .*nowhere does not exist/);
+    expect(existsSync(join(env.dir, 'nowhere'))).toBe(false);
+    expect(gv('vzdump', '100', '--stdout', '--dumpdir', env.dir).code).toBe(2);
+  });
+
+  it('--bwlimit holds the read rate down', () => {
+    const dir = join(env.dir, 'dd2');
+    mkdirSync(dir);
+    const r = gv('vzdump', '100', '--dumpdir', dir, '--bwlimit', '8192');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('bandwidth limit: 8192 KiB/s');
+    const m = /drive-virtio0: 40\.0 MiB, read ([\d.]+) MiB in ([\d.]+)s/.exec(r.stderr)!;
+    expect(m, r.stderr).toBeTruthy();
+    // All but the first 4 MiB read wait for the schedule: at most (read - 4 MiB) / 8 MiB/s seconds early.
+    expect(Number(m[2])).toBeGreaterThanOrEqual((Number(m[1]) - 4) / 8 - 0.1);
+  });
+
+  it('the node-wide lock: a second run fails at once with --lockwait 0, waits otherwise, and takes over a dead holder', async () => {
+    const dir = join(env.dir, 'dd3');
+    mkdirSync(dir);
+    const lockFile = join(env.home, 'run', 'vzdump.lock');
+    const holder = spawn('sleep', ['60']);
+    const start = readFileSync(`/proc/${holder.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+    mkdirSync(join(env.home, 'run'), { recursive: true });
+    writeFileSync(lockFile, JSON.stringify({ pid: holder.pid, start, host: hostname(), since: Date.now() / 1000, purpose: 'vzdump task UPID:test' }));
+    try {
+      const now = gv('vzdump', '100', '--dumpdir', dir, '--lockwait', '0');
+      expect(now.code).toBe(1);
+      expect(now.stderr).toMatch(new RegExp(`the node-wide vzdump lock is locked: vzdump task UPID:test is running \\(pid ${holder.pid} .*not waiting`));
+      expect(readdirSync(dir)).toEqual([]);
+      const waiting = env.spawn(['vzdump', '100', '--dumpdir', dir, '--lockwait', '1']);
+      let err = '';
+      waiting.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const exited = new Promise<number>((resolve) => waiting.on('close', (c) => resolve(c ?? 128)));
+      for (let i = 0; i < 100 && !err.includes('waiting for the node-wide vzdump lock'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(err).toContain('waiting for the node-wide vzdump lock (up to 1 minute(s))');
+      expect(readdirSync(dir)).toEqual([]);
+      holder.kill('SIGKILL');
+      expect(await exited, err).toBe(0);
+      expect(err).toMatch(/removed stale lock of the node-wide vzdump lock/);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.vma'))).toHaveLength(1);
+      expect(existsSync(lockFile)).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
     }
   });
 });

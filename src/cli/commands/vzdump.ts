@@ -3,7 +3,7 @@ import { parseCompress } from '../../storage/index.js';
 import { GuestvaultError } from '../../errors.js';
 import { localNodeName } from '../../jobs/index.js';
 import { TaskLog } from '../../tasks/index.js';
-import { runVzdump, type BackupMode } from '../../vzdump/index.js';
+import { checkTargetOptions, readVzdumpDefaults, runVzdump, withVzdumpDefaults, type BackupMode, type VzdumpRequest } from '../../vzdump/index.js';
 import { currentAuthId } from '../context.js';
 import { loadKeyFile } from '../keys.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
@@ -12,53 +12,69 @@ interface VzdumpCli {
   all?: boolean;
   exclude?: string;
   storage?: string;
-  mode: BackupMode;
-  stopwait: string;
-  lockwait: string;
+  dumpdir?: string;
+  stdout?: boolean;
+  mode?: BackupMode;
+  stopwait?: string;
+  lockwait?: string;
   script?: string;
   notesTemplate?: string;
   protected?: string;
   pruneBackups?: string;
-  remove: string;
+  remove?: string;
   node?: string;
   quiet?: boolean;
   keyfile?: string;
-  compress: string;
-  zstd: string;
-  pigz: string;
+  compress?: string;
+  zstd?: string;
+  pigz?: string;
+  bwlimit?: string;
+  ionice?: string;
   outputFormat: OutputFormat;
 }
 
-function minutes(v: string, what: string): number {
+function minutes(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new GuestvaultError('E_USAGE', `--${what} must be whole minutes, not '${v}'`);
   return Number(v);
 }
 
-function threads(v: string, option: string): number {
+function threads(v: string | undefined, option: string): number | undefined {
+  if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) > 256) throw new GuestvaultError('E_USAGE', `invalid value '${v}' for --${option}: a number of threads from 0 to 256`);
+  return Number(v);
+}
+
+function ranged(v: string | undefined, option: string, max: number, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > max) throw new GuestvaultError('E_USAGE', `invalid value '${v}' for --${option}: ${what}`);
   return Number(v);
 }
 
 export function vzdumpCommand(): Command {
   return withOutput(new Command('vzdump')
-    .description('back up guests now, as Proxmox\'s vzdump: VMs into a datastore storage in stop, suspend or snapshot mode')
+    .description('back up guests now, as Proxmox\'s vzdump: into a datastore storage, or as archives into a dir storage, a directory or standard output; defaults from etc/vzdump.conf')
     .argument('[vmid...]', 'guests to back up')
     .option('--all', 'all guests on this node')
     .option('--exclude <vmids>', 'guests to leave out (implies --all)')
     .option('--storage <id>', 'target storage (storage.cfg; default local-store)')
-    .addOption(new Option('--mode <mode>', 'backup mode').choices(['snapshot', 'suspend', 'stop']).default('snapshot'))
-    .option('--stopwait <minutes>', 'how long to wait for a guest to shut down in stop mode', '10')
-    .option('--lockwait <minutes>', 'how long to wait for another backup of the same guest', '180')
+    .option('--dumpdir <dir>', 'write the archives into this directory instead of a storage')
+    .option('--stdout', "write the one guest's archive to standard output")
+    .addOption(new Option('--mode <mode>', 'backup mode (default snapshot)').choices(['snapshot', 'suspend', 'stop']))
+    .option('--stopwait <minutes>', 'how long to wait for a guest to shut down in stop mode (default 10)')
+    .option('--lockwait <minutes>', 'how long to wait for the node-wide vzdump lock, held by another run (default 180)')
+    .option('--bwlimit <KiB/s>', 'read guest disks at most this fast (0: no limit)')
+    .option('--ionice <0-8>', 'I/O priority: 0 (highest) to 7 best-effort, 8 idle (default 7)')
     .option('--script <path>', 'hook script, called with the phase, mode and vmid')
     .option('--notes-template <template>', 'notes for each new backup ({{guestname}}, {{vmid}}, {{node}}, {{cluster}})')
     .addOption(new Option('--protected <0|1>', 'mark the new backups protected').choices(['0', '1']))
     .option('--prune-backups <keep>', 'retention instead of the storage\'s (keep-last=N,keep-daily=N,...)')
-    .addOption(new Option('--remove <0|1>', 'prune older backups afterwards').choices(['0', '1']).default('1'))
+    .addOption(new Option('--remove <0|1>', 'prune older backups afterwards (default 1)').choices(['0', '1']))
     .option('--node <node>', 'only run on this node')
     .option('--keyfile <file>', 'encrypt with this key (default: the storage\'s encryption-key)')
-    .option('--compress <0|1|gzip|lzo|zstd>', 'archive compression on a dir storage (1 = lzo; datastores always compress their chunks)', '0')
-    .option('--zstd <threads>', 'zstd threads (0 = half the cores)', '1')
-    .option('--pigz <threads>', 'gzip with pigz and N threads (1 = half the cores; 0 = plain gzip)', '0')
+    .option('--compress <0|1|gzip|lzo|zstd>', 'archive compression on a dir storage (1 = lzo; datastores always compress their chunks; default 0)')
+    .option('--zstd <threads>', 'zstd threads (0 = half the cores; default 1)')
+    .option('--pigz <threads>', 'gzip with pigz and N threads (1 = half the cores; 0 = plain gzip; default 0)')
     .option('--quiet', 'no log on stderr (the task log is still written)'))
     .action(async (vmids: string[], o: VzdumpCli) => {
       if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
@@ -69,25 +85,35 @@ export function vzdumpCommand(): Command {
         process.stderr.write(`not running: --node ${o.node} is not this node (${node})\n`);
         return;
       }
-      const options = {
+      if (o.compress !== undefined) parseCompress(o.compress);
+      const request: VzdumpRequest = {
         vmid: vmids.length ? vmids : undefined,
-        all: o.all || !!o.exclude,
+        all: o.all || !!o.exclude || undefined,
         exclude: o.exclude?.split(/[,;\s]+/).filter(Boolean),
         storage: o.storage,
+        dumpdir: o.dumpdir,
+        stdout: o.stdout,
         mode: o.mode,
         stopwait: minutes(o.stopwait, 'stopwait'),
         lockwait: minutes(o.lockwait, 'lockwait'),
+        bwlimit: ranged(o.bwlimit, 'bwlimit', 2 ** 31, 'KiB/s, 0 for no limit'),
+        ionice: ranged(o.ionice, 'ionice', 8, 'a priority from 0 to 8'),
         script: o.script,
         'notes-template': o.notesTemplate,
-        protected: o.protected === '1',
+        protected: o.protected === undefined ? undefined : o.protected === '1',
         'prune-backups': o.pruneBackups,
-        remove: o.remove !== '0',
+        remove: o.remove === undefined ? undefined : o.remove !== '0',
         crypt: o.keyfile ? await loadKeyFile(o.keyfile) : undefined,
-        compress: parseCompress(o.compress) === 'none' ? undefined : o.compress,
+        compress: o.compress,
         zstd: threads(o.zstd, 'zstd'),
         pigz: threads(o.pigz, 'pigz'),
       };
+      const defaults = readVzdumpDefaults();
+      const options = withVzdumpDefaults(request, defaults);
+      if (options.compress !== undefined && parseCompress(options.compress) === 'none') delete options.compress;
+      checkTargetOptions(options);
       const task = new TaskLog('vzdump', vmids.length === 1 ? vmids[0]! : '', currentAuthId(), o.quiet || o.outputFormat !== 'text' ? undefined : (l) => process.stderr.write(`${l}\n`));
+      for (const w of defaults.warnings) task.warn(w);
       // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
@@ -112,7 +138,8 @@ export function vzdumpCommand(): Command {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-      printResult(o.outputFormat, { upid: task.upid, status, snapshots, log: task.path }, () => undefined);
+      // With --stdout, standard output holds the archive and nothing else.
+      if (!options.stdout) printResult(o.outputFormat, { upid: task.upid, status, snapshots, log: task.path }, () => undefined);
       if (abort.signal.aborted) process.exit(143);
       if (failed) throw new GuestvaultError('E_JOB_ERRORS', `vzdump failed: ${status} (task log ${task.path})`);
     });
