@@ -209,6 +209,27 @@ describe('VMA writer', () => {
     expect(h.writable().length).toBe(0);
   });
 
+  it('a failing sink (disk full) fails the next write or finish, and is never an unhandled rejection', async () => {
+    let calls = 0;
+    const w = new VmaWriter({ uuid, ctime: 1, configs: [conf], devices: [{ id: 1, name: 'drive-scsi0', size: 8 * 1024 * 1024 }] }, async () => {
+      calls++;
+      if (calls === 2) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const data = randomBytes(VMA_CLUSTER_SIZE);
+    let failure: unknown;
+    try {
+      for (let c = 0; c < 128; c++) {
+        await w.writeCluster(1, c, data);
+        // Let the rejected write sit unobserved for a while, as a slow disk would.
+        if (c === 60) await new Promise((r) => setTimeout(r, 20));
+      }
+      await w.finish();
+    } catch (err) {
+      failure = err;
+    }
+    expect((failure as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  });
+
   it('refuses a cluster written twice, a cluster outside the device, and finishing with clusters missing', async () => {
     const w = new VmaWriter({ uuid, ctime: 0, configs: [], devices: [{ id: 1, name: 'd', size: 3 * VMA_CLUSTER_SIZE }] }, async () => undefined);
     await w.writeCluster(1, 0, Buffer.alloc(VMA_CLUSTER_SIZE, 1));

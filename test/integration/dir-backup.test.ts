@@ -340,3 +340,29 @@ describe('vzdump options: vzdump.conf, --dumpdir, --stdout, --bwlimit, the node-
     }
   });
 });
+
+describe('a full disk', () => {
+  it('an archive that does not fit: clear error, the .dat removed, the VM untouched; a restore that does not fit leaves no VM', () => {
+    const mnt = join(env.dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', mnt]);
+    try {
+      const r = gv('vzdump', '100', '--dumpdir', mnt, '--compress', '0');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/dump directory .*small is full: no space left for .*vzdump-qemu-100-.*\.vma; the incomplete .*\.dat was removed/);
+      expect(readdirSync(mnt)).toEqual([]);
+      expect(gv('vm', 'status', '100').stdout).toContain('stopped');
+      expect(readFileSync(join(env.home, 'guests', '100.conf'), 'utf8')).not.toMatch(/^lock:/m);
+      // Restoring into a storage that cannot hold the disks.
+      expect(gv('storage', 'add', 'dir', 'tiny', '--path', mnt, '--content', 'images').code).toBe(0);
+      const plain = join(dump, archives().find((f) => f.endsWith('.vma'))!);
+      const q = gv('qmrestore', plain, '204', '--storage', 'tiny', '--format', 'raw');
+      expect(q.code).toBe(1);
+      expect(q.stderr).toMatch(/no space left/);
+      expect(existsSync(join(env.home, 'guests', '204.conf'))).toBe(false);
+      expect(readdirSync(join(mnt, 'images')).flatMap((d) => readdirSync(join(mnt, 'images', d)))).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});

@@ -49,7 +49,11 @@ export class VmaWriter {
   private async emit(bytes: Buffer): Promise<void> {
     await this.inFlight;
     this.bytesWritten += bytes.length;
-    this.inFlight = this.sink(bytes);
+    const write = this.sink(bytes);
+    // A failed write is reported by the next emit or by finish, which await it; until then it
+    // must not count as an unhandled rejection (that would end the process).
+    write.catch(() => undefined);
+    this.inFlight = write;
   }
 
   private async writeHeader(): Promise<void> {
