@@ -7,3 +7,4 @@ export * from './archive-names.js';
 export * from './storage-admin.js';
 export * from './storage-content.js';
 export * from './archive-reader.js';
+export * from './nfs.js';

@@ -10,9 +10,9 @@ import { GuestvaultError } from '../errors.js';
 import { formatKeepOptions, parseKeepOptions } from '../retention/index.js';
 import { loadStorages, saveStorages, type StorageConfig, type StorageType } from './storage-config.js';
 
-export const STORAGE_TYPES: readonly StorageType[] = ['dir', 'datastore'];
+export const STORAGE_TYPES: readonly StorageType[] = ['dir', 'datastore', 'nfs'];
 
-const CONTENT: Record<StorageType, readonly string[]> = { dir: ['images', 'backup'], datastore: ['backup'] };
+const CONTENT: Record<StorageType, readonly string[]> = { dir: ['images', 'backup'], datastore: ['backup'], nfs: ['images', 'backup'] };
 
 /** Proxmox's storage id: starts with a letter, letters/digits/-/_/. inside, ends with a letter or digit. */
 export function checkStorageId(id: string): void {
@@ -27,9 +27,16 @@ export type StorageProps = Partial<Omit<StorageConfig, 'id' | 'type'>>;
 function checkProps(type: StorageType, props: StorageProps): StorageProps {
   const out: StorageProps = { ...props };
   if (props.path !== undefined) {
-    if (type !== 'dir') throw new GuestvaultError('E_USAGE', `--path does not apply to a ${type} storage`);
+    if (type === 'datastore') throw new GuestvaultError('E_USAGE', `--path does not apply to a ${type} storage`);
     if (!isAbsolute(props.path)) throw new GuestvaultError('E_USAGE', `--path must be an absolute path, not '${props.path}'`);
   }
+  for (const k of ['server', 'export', 'options'] as const) {
+    if (props[k] !== undefined && type !== 'nfs') throw new GuestvaultError('E_USAGE', `--${k} applies to nfs storages`);
+  }
+  if (props.server !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.:[\]-]*[A-Za-z0-9\]])?$/.test(props.server)) {
+    throw new GuestvaultError('E_USAGE', `invalid --server '${props.server}': a host name or IP address`);
+  }
+  if (props.export !== undefined && !props.export.startsWith('/')) throw new GuestvaultError('E_USAGE', `--export must be the exported path on the server, starting with '/', not '${props.export}'`);
   if (props.datastore !== undefined) {
     if (type !== 'datastore') throw new GuestvaultError('E_USAGE', `--datastore does not apply to a ${type} storage`);
     findDatastoreConfig(props.datastore);
@@ -44,7 +51,7 @@ function checkProps(type: StorageType, props: StorageProps): StorageProps {
   }
   if (props['prune-backups'] !== undefined) out['prune-backups'] = formatKeepOptions(parseKeepOptions(props['prune-backups']));
   if (props['max-protected-backups'] !== undefined) {
-    if (type !== 'dir') throw new GuestvaultError('E_USAGE', `--max-protected-backups applies to dir storages (a datastore has no such limit)`);
+    if (type === 'datastore') throw new GuestvaultError('E_USAGE', `--max-protected-backups applies to dir and nfs storages (a datastore has no such limit)`);
     if (!/^(-1|\d+)$/.test(props['max-protected-backups'])) {
       throw new GuestvaultError('E_USAGE', `invalid --max-protected-backups '${props['max-protected-backups']}': a number, or -1 for no limit`);
     }
@@ -70,6 +77,7 @@ export function addStorage(type: string, id: string, props: StorageProps, opts: 
   const checked = checkProps(t, props);
   if (t === 'dir' && checked.path === undefined) throw new GuestvaultError('E_USAGE', 'a dir storage needs --path');
   if (t === 'datastore' && checked.datastore === undefined) throw new GuestvaultError('E_USAGE', 'a datastore storage needs --datastore NAME (see `guestvault datastore list`)');
+  if (t === 'nfs' && (checked.server === undefined || checked.export === undefined)) throw new GuestvaultError('E_USAGE', 'an nfs storage needs --server HOST and --export /PATH');
   const cfg: StorageConfig = { id, type: t, ...checked };
   if (t === 'dir' && opts.createBasePath !== false) mkdirSync(cfg.path!, { recursive: true });
   saveStorages([...all, cfg]);
@@ -81,9 +89,9 @@ export function updateStorage(id: string, props: StorageProps, remove: readonly 
   const all = loadStorages();
   const current = all.find((s) => s.id === id);
   if (!current) throw new GuestvaultError('E_STORAGE_UNKNOWN', `unknown storage '${id}' (known: ${all.map((s) => s.id).join(', ') || 'none'})`);
-  const required = current.type === 'dir' ? 'path' : 'datastore';
+  const required = current.type === 'dir' ? ['path'] : current.type === 'nfs' ? ['server', 'export'] : ['datastore'];
   for (const k of remove) {
-    if (k === required) throw new GuestvaultError('E_USAGE', `--delete ${k}: a ${current.type} storage cannot be without it`);
+    if (required.includes(k)) throw new GuestvaultError('E_USAGE', `--delete ${k}: a ${current.type} storage cannot be without it`);
     if (k === 'id' || k === 'type') throw new GuestvaultError('E_USAGE', `--delete ${k}: not a property that can be deleted`);
   }
   const updated: StorageConfig = { ...current, ...checkProps(current.type, props) };

@@ -1,21 +1,23 @@
 /**
- * `storage.cfg` in Proxmox's section-config style. Two kinds for now:
+ * `storage.cfg` in Proxmox's section-config style. Three kinds:
  *
- *   dir: local                      datastore: local-store
- *   	path /var/lib/guestvault        	datastore local
- *   	content images,backup
+ *   dir: local                      datastore: local-store          nfs: nas
+ *   	path /var/lib/guestvault        	datastore local                 	server 192.168.1.5
+ *   	content images,backup                                            	export /backups
+ *                                                                     	content backup
  *
  * Without a file, the embedded default applies: `local` (dir, GUESTVAULT_HOME, guest disks) and
  * `local-store` (the default datastore `local`).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { nfsMountPath } from './nfs.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { etcPath, guestvaultHome } from '../home.js';
 import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
 import { writeFileAtomic } from '../atomic-file.js';
 
-export type StorageType = 'dir' | 'datastore';
+export type StorageType = 'dir' | 'datastore' | 'nfs';
 export const DEFAULT_DIR_STORAGE = 'local';
 export const DEFAULT_DATASTORE_STORAGE = 'local-store';
 
@@ -33,12 +35,22 @@ export interface StorageConfig {
   disable?: string;
   /** datastore: key file that encrypts every backup to this storage. */
   'encryption-key'?: string;
+  /** nfs: the server, the exported path, and mount options. */
+  server?: string;
+  export?: string;
+  options?: string;
 }
 
 const KEYS: Record<StorageType, Set<string>> = {
   dir: new Set(['path', 'content', 'prune-backups', 'max-protected-backups', 'comment', 'disable', 'shared', 'nodes']),
   datastore: new Set(['datastore', 'content', 'namespace', 'prune-backups', 'comment', 'disable', 'nodes', 'encryption-key']),
+  nfs: new Set(['server', 'export', 'path', 'options', 'content', 'prune-backups', 'max-protected-backups', 'comment', 'disable', 'nodes']),
 };
+
+/** Storages that keep files in a directory: archives under dump/, disk images under images/. */
+export function isFileStorage(s: StorageConfig): boolean {
+  return s.type === 'dir' || s.type === 'nfs';
+}
 
 export function storageConfigFile(): string {
   return etcPath('storage.cfg');
@@ -61,8 +73,8 @@ export function loadStorages(): StorageConfig[] {
     throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
   }
   return parseSectionConfig(text, file).map((s) => {
-    if (s.type !== 'dir' && s.type !== 'datastore') {
-      throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown storage type '${s.type}' (known: dir, datastore)`);
+    if (s.type !== 'dir' && s.type !== 'datastore' && s.type !== 'nfs') {
+      throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown storage type '${s.type}' (known: dir, datastore, nfs)`);
     }
     const type = s.type as StorageType;
     for (const k of Object.keys(s.props)) {
@@ -70,6 +82,7 @@ export function loadStorages(): StorageConfig[] {
     }
     if (type === 'dir' && !s.props.path) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: dir storage '${s.id}' has no path`);
     if (type === 'datastore' && !s.props.datastore) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: datastore storage '${s.id}' names no datastore`);
+    if (type === 'nfs' && (!s.props.server || !s.props.export)) throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: nfs storage '${s.id}' needs server and export`);
     return { id: s.id, type, ...s.props } as StorageConfig;
   });
 }
@@ -91,7 +104,9 @@ export function findStorage(id: string): StorageConfig {
     throw new GuestvaultError('E_STORAGE_UNKNOWN', `unknown storage '${id}' (known: ${all.map((s) => `${s.id} (${s.type})`).join(', ') || 'none'})`);
   }
   if (found.disable === '1') throw new GuestvaultError('E_STORAGE_DISABLED', `storage '${id}' is disabled`);
-  return found.type === 'dir' ? { ...found, path: resolve(found.path!) } : found;
+  if (found.type === 'dir') return { ...found, path: resolve(found.path!) };
+  if (found.type === 'nfs') return { ...found, path: resolve(nfsMountPath(found)) };
+  return found;
 }
 
 export function storageHasContent(s: StorageConfig, content: 'images' | 'backup'): boolean {

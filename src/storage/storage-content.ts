@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync, statfsSync, statSync } from 'nod
 import { join } from 'node:path';
 import { Datastore, formatSnapshot } from '../datastore/index.js';
 import { parseArchiveName } from './archive-names.js';
-import { loadStorages, storageHasContent, type StorageConfig, type StorageType } from './storage-config.js';
+import { activateNfs, checkNfsMounted, nfsMountPath, nfsMountProblem } from './nfs.js';
+import { isFileStorage, loadStorages, storageHasContent, type StorageConfig, type StorageType } from './storage-config.js';
 
 export interface StorageStatus {
   id: string;
@@ -26,6 +27,10 @@ export interface StorageStatus {
 /** The directory a storage keeps its data in, or why there is none. */
 function storageRoot(s: StorageConfig): { path?: string; reason?: string } {
   if (s.type === 'dir') return { path: s.path! };
+  if (s.type === 'nfs') {
+    const problem = nfsMountProblem(s);
+    return problem ? { reason: `${problem} (mounted on use)` } : { path: nfsMountPath(s) };
+  }
   try {
     return { path: Datastore.open(s.datastore!).path };
   } catch (err) {
@@ -77,8 +82,8 @@ function readText(path: string): string | undefined {
   }
 }
 
-function archiveEntries(s: StorageConfig): ContentEntry[] {
-  const dump = join(s.path!, 'dump');
+function archiveEntries(s: StorageConfig, root: string): ContentEntry[] {
+  const dump = join(root, 'dump');
   if (!existsSync(dump)) return [];
   const out: ContentEntry[] = [];
   for (const f of readdirSync(dump).sort()) {
@@ -107,8 +112,8 @@ function archiveEntries(s: StorageConfig): ContentEntry[] {
   return out;
 }
 
-function imageEntries(s: StorageConfig): ContentEntry[] {
-  const images = join(s.path!, 'images');
+function imageEntries(s: StorageConfig, root: string): ContentEntry[] {
+  const images = join(root, 'images');
   if (!existsSync(images)) return [];
   const out: ContentEntry[] = [];
   for (const vmid of readdirSync(images).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b))) {
@@ -143,15 +148,22 @@ function snapshotEntries(s: StorageConfig): ContentEntry[] {
   return out;
 }
 
-/** The storage's content, optionally only one kind or one guest's. */
+/** The storage's content, optionally only one kind or one guest's. An nfs storage must be mounted (activateStorage). */
 export function storageContent(s: StorageConfig, filter: { content?: 'backup' | 'images'; vmid?: string } = {}): ContentEntry[] {
   const entries: ContentEntry[] = [];
   const want = (c: 'backup' | 'images') => (filter.content === undefined || filter.content === c) && storageHasContent(s, c);
-  if (s.type === 'dir') {
-    if (want('backup')) entries.push(...archiveEntries(s));
-    if (want('images')) entries.push(...imageEntries(s));
+  if (isFileStorage(s)) {
+    const root = s.type === 'nfs' ? checkNfsMounted(s) : s.path!;
+    if (want('backup')) entries.push(...archiveEntries(s, root));
+    if (want('images')) entries.push(...imageEntries(s, root));
   } else if (want('backup')) {
     entries.push(...snapshotEntries(s));
   }
   return filter.vmid === undefined ? entries : entries.filter((e) => e.vmid === filter.vmid);
+}
+
+/** Makes a storage usable: mounts an nfs storage's export if needed (see nfs.ts). Others need nothing. */
+export async function activateStorage(id: string): Promise<void> {
+  const s = loadStorages().find((x) => x.id === id);
+  if (s?.type === 'nfs' && s.disable !== '1') await activateNfs(s);
 }

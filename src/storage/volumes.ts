@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
-import { findStorage, loadStorages, storageHasContent, type StorageConfig } from './storage-config.js';
+import { checkNfsMounted, nfsMountPath, nfsMountProblem } from './nfs.js';
+import { findStorage, isFileStorage, loadStorages, storageHasContent, type StorageConfig } from './storage-config.js';
 
 export type VolumeFormat = 'qcow2' | 'raw';
 
@@ -41,9 +42,11 @@ export function resolveVolume(volid: string): Volume {
 /** A storage that can hold disk images. */
 export function imageStorage(id: string): StorageConfig {
   const cfg = findStorage(id);
-  if (cfg.type !== 'dir' || !storageHasContent(cfg, 'images')) {
+  if (!isFileStorage(cfg) || !storageHasContent(cfg, 'images')) {
     throw new GuestvaultError('E_STORAGE_CONTENT', `storage '${id}' (${cfg.type}) cannot hold disk images; use a dir storage with content 'images'`);
   }
+  // An NFS storage holds images only while it is mounted (activateStorage mounts it).
+  if (cfg.type === 'nfs') checkNfsMounted(cfg);
   return cfg;
 }
 
@@ -143,8 +146,9 @@ export function convertRawImage(source: string, target: string, format: VolumeFo
 export function removeRestoreLeftovers(vmid: string): string[] {
   const removed: string[] = [];
   for (const s of loadStorages()) {
-    if (s.type !== 'dir' || !storageHasContent(s, 'images')) continue;
-    const dir = join(s.path!, 'images', vmid);
+    if (!isFileStorage(s) || !storageHasContent(s, 'images')) continue;
+    if (s.type === 'nfs' && nfsMountProblem(s)) continue;
+    const dir = join(s.type === 'nfs' ? nfsMountPath(s) : s.path!, 'images', vmid);
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir)) {
       if (!/\.restore-(raw|tmp)$/.test(f)) continue;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Datastore, loadDatastoreConfigs } from '../datastore/index.js';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import { keyConfigNeedsPassphrase, openKeyConfig, parseKeyConfig, type CryptConfig, type KeyConfig } from '../formats/index.js';
-import { DEFAULT_DATASTORE_STORAGE, loadStorages, storageHasContent } from '../storage/index.js';
+import { checkNfsMounted, DEFAULT_DATASTORE_STORAGE, loadStorages, storageHasContent } from '../storage/index.js';
 
 export interface BackupStorage {
   kind: 'datastore';
@@ -58,9 +58,11 @@ export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): Backu
   if (cfg) {
     if (cfg.disable === '1') throw new GuestvaultError('E_STORAGE_DISABLED', `storage '${id}' is disabled`);
     if (!storageHasContent(cfg, 'backup')) throw new GuestvaultError('E_STORAGE_CONTENT', `storage '${id}' does not allow backups (content ${cfg.content})`);
-    if (cfg.type === 'dir') {
+    if (cfg.type === 'dir' || cfg.type === 'nfs') {
+      // An nfs storage is used only while its export is mounted on its path (activateStorage).
+      const root = cfg.type === 'nfs' ? checkNfsMounted(cfg) : cfg.path!;
       return {
-        kind: 'dir', id, dumpDir: openDumpDir(id, cfg.path!),
+        kind: 'dir', id, dumpDir: openDumpDir(id, root),
         ...(cfg['prune-backups'] ? { pruneBackups: cfg['prune-backups'] } : {}),
         ...(cfg['max-protected-backups'] !== undefined && Number(cfg['max-protected-backups']) >= 0 ? { maxProtected: Number(cfg['max-protected-backups']) } : {}),
       };

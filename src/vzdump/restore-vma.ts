@@ -9,7 +9,7 @@ import { closeSync, ftruncateSync, openSync, renameSync, rmSync, statSync, write
 import { GuestvaultError } from '../errors.js';
 import { VMA_CLUSTER_SIZE, type VmaDevice } from '../formats/vma/index.js';
 import { parseVmConfig } from '../guests/index.js';
-import { checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo } from '../storage/index.js';
+import { activateStorage, checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo } from '../storage/index.js';
 import { formatSize, logSink, Progress } from '../tasks/index.js';
 import { openBackupStorage } from './backup-storage.js';
 import { checkAborted, type ArchiveSource, type BackupDisk, type OpenedBackup, type RestoreContext } from './restore-source.js';
@@ -29,8 +29,9 @@ export function parseQmdumpMap(text: string): Map<string, string> {
   return map;
 }
 
-function archivePath(source: ArchiveSource): string {
+async function archivePath(source: ArchiveSource): Promise<string> {
   if (source.storage === undefined) return source.file;
+  await activateStorage(source.storage);
   const storage = openBackupStorage(source.storage);
   if (storage.kind !== 'dir') {
     throw new GuestvaultError('E_STORAGE_TYPE', `storage '${source.storage}' is a datastore storage: it holds snapshots (vm/<id>/<time>), not the archive '${source.file}'`);
@@ -40,7 +41,7 @@ function archivePath(source: ArchiveSource): string {
 
 /** Reads the archive's header and config; nothing is written. */
 export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: RestoreContext): Promise<OpenedBackup> {
-  const path = archivePath(source);
+  const path = await archivePath(source);
   const name = basename(path);
   const { header } = await readVmaHeader(path);
   const config = header.configs.find((c) => c.name === VMA_VM_CONFIG);

@@ -13,7 +13,7 @@ import {
 import { parseKeepOptions } from '../retention/index.js';
 import { logSink, logTimestamp, type TaskLog } from '../tasks/index.js';
 import type { CryptConfig } from '../formats/index.js';
-import { parseCompress } from '../storage/index.js';
+import { activateStorage, parseCompress } from '../storage/index.js';
 import { GuestvaultError } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import { backupToArchive, checkProtectedLimit, pruneArchives, storageDest, writeArchiveSideFiles, type ArchiveDest } from './archive-backup.js';
@@ -135,6 +135,7 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
   if (opts.stdout && targets.length + unknown.length !== 1) {
     throw new GuestvaultError('E_USAGE', `--stdout writes the archive of exactly one guest; ${targets.length + unknown.length} are selected`);
   }
+  if (opts.storage !== undefined && !opts.stdout && opts.dumpdir === undefined) await activateStorage(opts.storage);
   const target: BackupStorage | ArchiveDest = opts.stdout
     ? { label: 'standard output', id: '' }
     : opts.dumpdir !== undefined

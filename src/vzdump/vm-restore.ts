@@ -17,7 +17,7 @@ import {
   vmDisks, vmExists, vmStatus, withVmConfigLock, type DiskSpec, type VmConfig,
 } from '../guests/index.js';
 import {
-  DEFAULT_DIR_STORAGE, allocateVolume, freeVolume, imageStorage, resolveVolume, type VolumeFormat,
+  DEFAULT_DIR_STORAGE, activateStorage, allocateVolume, freeVolume, imageStorage, resolveVolume, type VolumeFormat,
 } from '../storage/index.js';
 import { formatSize } from '../tasks/index.js';
 import { openDatastoreBackup } from './restore-datastore.js';
@@ -301,6 +301,7 @@ export async function restoreVm(opts: VmRestoreOptions): Promise<VmRestoreResult
       throw new GuestvaultError('E_GUEST_UNKNOWN', `VM ${opts.vmid} does not exist: --disk restores one disk of an existing VM (restore the whole VM without --disk)`);
     }
   } else {
+    await activateStorage(opts.storage ?? DEFAULT_DIR_STORAGE);
     imageStorage(opts.storage ?? DEFAULT_DIR_STORAGE);
     if (!opts.force && vmExists(opts.vmid)) throw existsError(opts.vmid);
   }

@@ -39,7 +39,7 @@ describe('guestvault storage', () => {
   it('bad input: unknown type, duplicate or invalid id, relative path, bad content or retention, unknown datastore', () => {
     const before = readFileSync(cfgFile(), 'utf8');
     const cases: Array<[string[], number, RegExp]> = [
-      [['storage', 'add', 'zfs', 'z1', '--path', '/x'], 2, /unknown storage type 'zfs' \(known: dir, datastore\)/],
+      [['storage', 'add', 'zfs', 'z1', '--path', '/x'], 2, /unknown storage type 'zfs' \(known: dir, datastore, nfs\)/],
       [['storage', 'add', 'dir', 'nas', '--path', '/x'], 1, /storage 'nas' already exists/],
       [['storage', 'add', 'dir', '9bad', '--path', '/x'], 2, /invalid storage id '9bad'/],
       [['storage', 'add', 'dir', 'rel', '--path', 'relative/dir'], 2, /--path must be an absolute path/],

@@ -3,13 +3,16 @@ import { GuestvaultError } from '../../errors.js';
 import { listVmids, loadVm } from '../../guests/index.js';
 import { loadJobs } from '../../jobs/index.js';
 import {
-  addStorage, allStorageStatus, findStorage, loadStorages, removeStorage, storageContent, updateStorage, type StorageProps,
+  activateStorage, addStorage, allStorageStatus, findStorage, loadStorages, removeStorage, storageContent, updateStorage, type StorageProps,
 } from '../../storage/index.js';
 import { formatSize } from '../../tasks/index.js';
 import { printResult, printTable, withOutput, type OutputFormat } from '../output.js';
 
 interface PropsCli {
   path?: string;
+  server?: string;
+  export?: string;
+  options?: string;
   datastore?: string;
   content?: string;
   pruneBackups?: string;
@@ -20,7 +23,10 @@ interface PropsCli {
 
 function withProps(cmd: Command): Command {
   return cmd
-    .option('--path <dir>', 'dir: the base directory (archives in <dir>/dump, disk images in <dir>/images)')
+    .option('--path <dir>', 'dir: the base directory (archives in <dir>/dump, disk images in <dir>/images); nfs: the mount point (default GUESTVAULT_HOME/mnt/<id>)')
+    .option('--server <host>', 'nfs: the NFS server')
+    .option('--export <path>', 'nfs: the exported path on the server')
+    .option('--options <mount options>', 'nfs: mount options (e.g. vers=4.2,soft)')
     .option('--datastore <name>', 'datastore: the datastore of datastore.cfg')
     .option('--content <list>', 'what it holds: backup and/or images (dir), backup (datastore)')
     .option('--prune-backups <keep>', 'retention after each backup, e.g. keep-daily=3,keep-weekly=2,keep-monthly=1')
@@ -32,6 +38,9 @@ function withProps(cmd: Command): Command {
 function props(o: PropsCli): StorageProps {
   const p: StorageProps = {};
   if (o.path !== undefined) p.path = o.path;
+  if (o.server !== undefined) p.server = o.server;
+  if (o.export !== undefined) p.export = o.export;
+  if (o.options !== undefined) p.options = o.options;
   if (o.datastore !== undefined) p.datastore = o.datastore;
   if (o.content !== undefined) p.content = o.content;
   if (o.pruneBackups !== undefined) p['prune-backups'] = o.pruneBackups;
@@ -65,8 +74,8 @@ function usersOf(id: string): string[] {
 export function storageCommand(): Command {
   const cmd = new Command('storage').description("storages of storage.cfg, as Proxmox's pvesm: add, set, remove, list, status, content");
   withOutput(withProps(cmd.command('add')
-    .description('add a storage: `dir` (archive files, disk images) or `datastore` (a de-duplicating datastore)')
-    .argument('<type>', 'dir or datastore')
+    .description('add a storage: `dir` (archive files, disk images), `nfs` (the same on an NFS export, mounted on use) or `datastore` (a de-duplicating datastore)')
+    .argument('<type>', 'dir, nfs or datastore')
     .argument('<id>', 'storage id')
     .addOption(new Option('--create-base-path <0|1>', 'dir: create the path if it does not exist').choices(['0', '1']).default('1'))))
     .action((type: string, id: string, o: PropsCli & { createBasePath: string; outputFormat: OutputFormat }) => {
@@ -89,13 +98,13 @@ export function storageCommand(): Command {
       const users = usersOf(id);
       if (users.length) throw new GuestvaultError('E_STORAGE_IN_USE', `storage '${id}' is in use by ${users.join(', ')}: change those first`);
       const cfg = removeStorage(id);
-      printResult(o.outputFormat, cfg, () => process.stdout.write(`removed storage '${id}' (files under ${cfg.path ?? `datastore '${cfg.datastore}'`} are kept)\n`));
+      printResult(o.outputFormat, cfg, () => process.stdout.write(`removed storage '${id}' (files under ${cfg.type === 'nfs' ? `${cfg.server}:${cfg.export}` : cfg.path ?? `datastore '${cfg.datastore}'`} are kept)\n`));
     });
   withOutput(cmd.command('list').description('the configured storages'))
     .action((o: { outputFormat: OutputFormat }) => {
       const all = loadStorages();
       printResult(o.outputFormat, all, () => printTable(['ID', 'TYPE', 'CONTENT', 'WHERE', 'PRUNE-BACKUPS', 'COMMENT'], all.map((s) => [
-        s.id, s.type, s.content ?? '', s.type === 'dir' ? s.path! : `datastore ${s.datastore}`, s['prune-backups'] ?? '', `${s.disable === '1' ? '(disabled) ' : ''}${s.comment ?? ''}`,
+        s.id, s.type, s.content ?? '', s.type === 'dir' ? s.path! : s.type === 'nfs' ? `${s.server}:${s.export}` : `datastore ${s.datastore}`, s['prune-backups'] ?? '', `${s.disable === '1' ? '(disabled) ' : ''}${s.comment ?? ''}`,
       ])));
     });
   withOutput(cmd.command('status')
@@ -114,8 +123,10 @@ export function storageCommand(): Command {
     .argument('<id>', 'storage id')
     .addOption(new Option('--content <kind>', 'only backups or only disk images').choices(['backup', 'images']))
     .option('--vmid <vmid>', "only this guest's"))
-    .action((id: string, o: { content?: 'backup' | 'images'; vmid?: string; outputFormat: OutputFormat }) => {
-      const entries = storageContent(findStorage(id), { content: o.content, vmid: o.vmid });
+    .action(async (id: string, o: { content?: 'backup' | 'images'; vmid?: string; outputFormat: OutputFormat }) => {
+      const cfg = findStorage(id);
+      await activateStorage(id);
+      const entries = storageContent(cfg, { content: o.content, vmid: o.vmid });
       printResult(o.outputFormat, entries, () => printTable(['VOLID', 'FORMAT', 'TYPE', 'SIZE', 'VMID', 'TIME', 'PROT', 'NOTES'], entries.map((e) => [
         e.volid, e.format, e.content, formatSize(e.size), e.vmid ?? '', time(e.ctime), e.protected ? 'yes' : '', (e.notes ?? '').split('\n')[0]!,
       ])));
