@@ -23,6 +23,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = resolve(HERE, '..');
 const GiB = 1024 * MiB;
 const VMID = '100';
+const RESTORE_VMID = '200';
 const DISK = 'virtio0';
 const NODE = `drive-${DISK}`; // guestvault's name of the disk's format node
 const PEERS = ['restic', 'borg'];
@@ -43,11 +44,18 @@ random) as ${DISK}, and runs while it is backed up. Each round, on a warm page c
   suspend       vzdump --mode suspend of the unchanged VM: the guest downtime
                 of suspend mode (the pause lasts until the point-in-time view
                 is taken)
+  archive       vzdump --dumpdir DIR --compress zstd --zstd 2 of the running VM:
+                a .vma.zst file (the file-level storage), zstd with as many
+                threads as the anchor's -T0 on this machine
+  zstd -d       zstd -d of that archive to a file (the restore anchor)
+  archive restore
+                qmrestore of that archive as a new VM with --format raw
   restic/borg   the raw image file: first backup, then the changed image under
                 the same path (both re-read the whole file)
 
 Targets: full backup at least 0.7x the rate of nbdcopy | zstd; incremental at
-least 15x faster than the full backup.
+least 15x faster than the full backup; archive at least 0.8x the rate of
+nbdcopy | zstd; archive restore at least as fast as zstd -d of the archive.
 
 Options:
   --size GiB        disk size in GiB, rounded to 4 MiB (default 2; 0.25 for a quick run)
@@ -441,6 +449,24 @@ async function guestvaultRound(rd, ctx, verify) {
     const sus = await rd.vzdump('suspend', 'suspend', env, volume);
     if (sus.downtime.kind !== 'paused') log(`  WARNING: no "paused for N ms" in the suspend-mode task log`);
 
+    // 6. the same VM as a vzdump archive (dir storage format), then restored from it
+    const archives = join(opts.workdir, 'tmp', 'archives');
+    removeTree(archives);
+    mkdirSync(archives, { recursive: true });
+    await rd.timed('archive', gvArgv('vzdump', VMID, '--dumpdir', archives, '--compress', 'zstd', '--zstd', String(cpus().length)), { env, warmPaths: [volume] });
+    const archive = join(archives, readdirSync(archives).find((f) => f.endsWith('.vma.zst')));
+    rd.steps.archive.outputBytes = statSync(archive).size;
+    const unpacked = join(opts.workdir, 'tmp', 'archive.vma');
+    await rd.timed('zstd -d', ['bash', '-c', 'zstd -q -d -c -- "$1" > "$2"', 'bash', archive, unpacked], { warmPaths: [archive] });
+    rmSync(unpacked, { force: true });
+    await rd.timed('archive restore', gvArgv('qmrestore', archive, RESTORE_VMID, '--format', 'raw'), { env, warmPaths: [archive] });
+    if (verify) {
+      const restored = readdirSync(join(home, 'images', RESTORE_VMID)).map((f) => join(home, 'images', RESTORE_VMID, f));
+      if (restored.length !== 1 || !sameContent(restored[0], image.changed)) throw new StepFailed(`the disk restored from ${archive} differs from ${image.changed}`);
+      log(`  archive restore check: VM ${RESTORE_VMID}'s disk equals the changed image`);
+    }
+    removeTree(archives);
+
     if (verify) {
       // the newest snapshot must hold exactly the changed image
       const list = rd.setup('snapshots', gvArgv('snapshots', '--store', 'local', '--output-format', 'json'), { env });
@@ -531,6 +557,9 @@ const STEP_ROWS = [
   { step: 'full', label: 'guestvault full, snapshot mode' },
   { step: 'incremental', label: 'guestvault incremental (2 % changed), snapshot' },
   { step: 'suspend', label: 'guestvault unchanged, suspend mode' },
+  { step: 'archive', label: 'guestvault archive (vzdump --compress zstd)' },
+  { step: 'zstd -d', label: 'zstd -d of the archive to a file' },
+  { step: 'archive restore', label: 'guestvault qmrestore of the archive (raw)' },
   { step: 'restic first', label: 'restic, raw image, first' },
   { step: 'restic changed', label: 'restic, raw image, changed' },
   { step: 'borg first', label: 'borg, raw image, first' },
@@ -605,6 +634,8 @@ function ratios(res, rounds) {
   };
   add('full backup rate >= 0.7x that of nbdcopy | zstd -1 -T0', 'nbdcopy', 'full', 0.7);
   add('incremental (2 % changed) >= 15x faster than the full backup', 'full', 'incremental', 15);
+  add('archive rate >= 0.8x that of nbdcopy | zstd -1 -T0', 'nbdcopy', 'archive', 0.8);
+  add('archive restore at least as fast as zstd -d of the archive', 'zstd -d', 'archive restore', 1.0);
   add('restic first ÷ guestvault full', 'restic first', 'full');
   add('borg first ÷ guestvault full', 'borg first', 'full');
   add('restic changed ÷ guestvault incremental', 'restic changed', 'incremental');
