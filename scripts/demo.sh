@@ -58,6 +58,15 @@ gv restore --store local "$snap" drive-virtio0.img "$restored/snapshot-disk.raw"
 copy_disk=$(gv vm config "$copy" --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s).virtio0.split(",")[0];const [st,vol]=v.split(":");console.log(process.env.GUESTVAULT_HOME+"/images/"+vol)})')
 qemu-img compare -U "$restored/snapshot-disk.raw" "$copy_disk"
 
+echo "== the same VM as a vzdump archive (VMA, zstd) into storage local (dir: $GUESTVAULT_HOME/dump), restored as VM $((copy + 1))"
+gv vzdump "$demo" --mode snapshot --storage local --compress zstd --prune-backups keep-last=2
+archive=$(gv storage content local --content backup --vmid "$demo" --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).at(-1).volid))')
+gv storage content local --content backup
+gv vma verify "$GUESTVAULT_HOME/dump/${archive#local:backup/}"
+gv vm stop "$((copy + 1))" >/dev/null 2>&1 || true
+gv qmrestore "$archive" "$((copy + 1))" --force
+gv vm config "$((copy + 1))"
+
 echo "== host backup of a directory (host/demo), restored and compared"
 gv backup --store local --backup-type host --backup-id demo root.tar:"$sample/dir"
 gv restore --store local "$(last_snapshot host/demo)" root.tar "$restored/dir"
