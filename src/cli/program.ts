@@ -17,6 +17,7 @@ import { vzdumpCommand } from './commands/vzdump.js';
 import { qmrestoreCommand } from './commands/qmrestore.js';
 import { vmaCommand } from './commands/vma.js';
 import { storageCommand } from './commands/storage.js';
+import { userCommand } from './commands/user.js';
 import { forgetCommand, notesCommand, protectCommand } from './commands/snapshot-admin.js';
 
 export function buildProgram(): Command {
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
     pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand(),
-    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand()]) {
+    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand(), userCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { GuestvaultError, errnoCode } from '../errors.js';
+import { GuestvaultError } from '../errors.js';
 import { etcPath } from '../home.js';
 import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
 import { isSafeId } from './names.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { readConfigText } from '../config-file.js';
 
 export interface DatastoreConfig {
   name: string;
@@ -25,13 +25,8 @@ export function datastoreConfigFile(): string {
 
 export function loadDatastoreConfigs(): DatastoreConfig[] {
   const file = datastoreConfigFile();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = readConfigText(file);
+  if (text === undefined) return [];
   return parseSectionConfig(text, file).map((s) => {
     if (s.type !== 'datastore') {
       throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown section type '${s.type}' (expected 'datastore')`);

@@ -9,13 +9,13 @@
  * Without a file, the embedded default applies: `local` (dir, GUESTVAULT_HOME, guest disks) and
  * `local-store` (the default datastore `local`).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { nfsMountPath } from './nfs.js';
-import { GuestvaultError, errnoCode } from '../errors.js';
+import { GuestvaultError } from '../errors.js';
 import { etcPath, guestvaultHome } from '../home.js';
 import { parseSectionConfig, writeSectionConfig } from '../formats/index.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { readConfigText } from '../config-file.js';
 
 export type StorageType = 'dir' | 'datastore' | 'nfs';
 export const DEFAULT_DIR_STORAGE = 'local';
@@ -65,13 +65,8 @@ export function defaultStorages(): StorageConfig[] {
 
 export function loadStorages(): StorageConfig[] {
   const file = storageConfigFile();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return defaultStorages();
-    throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = readConfigText(file);
+  if (text === undefined) return defaultStorages();
   return parseSectionConfig(text, file).map((s) => {
     if (s.type !== 'dir' && s.type !== 'datastore' && s.type !== 'nfs') {
       throw new GuestvaultError('E_CONFIG_SYNTAX', `${file}:${s.line}: unknown storage type '${s.type}' (known: dir, datastore, nfs)`);

@@ -3,8 +3,8 @@
  * Proxmox reads /etc/vzdump.conf — `option: value` lines, `#` comments. What the command line
  * or the job says wins over the file, which wins over the built-in defaults.
  */
-import { readFileSync } from 'node:fs';
-import { GuestvaultError, errnoCode } from '../errors.js';
+import { readConfigText } from '../config-file.js';
+import { GuestvaultError } from '../errors.js';
 import { etcPath } from '../home.js';
 import { parseKeepOptions } from '../retention/index.js';
 import { parseCompress } from '../storage/index.js';
@@ -66,13 +66,8 @@ export interface VzdumpDefaults {
 
 /** Reads vzdump.conf (none: no defaults); a line that cannot be used is an error naming file and line. */
 export function readVzdumpDefaults(file = vzdumpConfFile()): VzdumpDefaults {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { values: {}, warnings: [] };
-    throw new GuestvaultError('E_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`);
-  }
+  const text = readConfigText(file);
+  if (text === undefined) return { values: {}, warnings: [] };
   const values: Partial<Record<string, Value>> = {};
   const warnings: string[] = [];
   text.split('\n').forEach((raw, i) => {

@@ -28,7 +28,7 @@ export class CliEnv {
   }
 
   run(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): CliResult {
-    const r = spawnSync(process.execPath, [BIN, ...args], { env: this.env(opts.env), input: opts.input, encoding: 'buffer', maxBuffer: 1 << 30 });
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: this.env(opts.env), input: opts.input === undefined ? undefined : Buffer.from(opts.input), encoding: 'buffer', maxBuffer: 1 << 30 });
     return { code: r.status ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString(), raw: r.stdout };
   }
 
