@@ -18,17 +18,19 @@ import { qmrestoreCommand } from './commands/qmrestore.js';
 import { vmaCommand } from './commands/vma.js';
 import { storageCommand } from './commands/storage.js';
 import { userCommand } from './commands/user.js';
+import { certCommand } from './commands/cert.js';
+import { VERSION } from './version.js';
 import { forgetCommand, notesCommand, protectCommand } from './commands/snapshot-admin.js';
 
 export function buildProgram(): Command {
   const program = new Command('guestvault')
     .description('Full backups of virtual machines and containers into a de-duplicating datastore (Proxmox Backup Server format)')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
   for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
     pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand(),
-    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand(), userCommand()]) {
+    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand(), userCommand(), certCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

@@ -16,7 +16,7 @@ describe('guestvault daemon', () => {
     const next = new Date(Date.now() + 60_000);
     const hhmm = `${String(next.getHours()).padStart(2, '0')}:${String(next.getMinutes()).padStart(2, '0')}`;
     expect(env.run(['job', 'create', 'soon', '--schedule', hhmm, '--host-backup', `files.tar:${src}`]).code).toBe(0);
-    const daemon = env.spawn(['daemon']);
+    const daemon = env.spawn(['daemon', '--port', '0', '--listen', '127.0.0.1']);
     let out = '';
     daemon.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const stateFile = join(env.home, 'jobs/vzdump-soon.json');

@@ -1,6 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { GuestvaultError } from '../../errors.js';
+import { ADMIN_USER, buildServer, certInfo, ensureAdmin, ensureCertificate } from '../../server/index.js';
+import { VERSION } from '../version.js';
 import { guestvaultHome } from '../../home.js';
 import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
@@ -16,11 +20,26 @@ function stamp(line: string): void {
  */
 export function daemonCommand(): Command {
   return new Command('daemon')
-    .description('run the scheduler in the foreground: starts due backup jobs every minute (logs to stdout)')
-    .action(async () => {
+    .description('run the daemon in the foreground: the HTTPS API (port 8007) and the scheduler, which starts due backup jobs every minute (logs to stdout)')
+    .option('--port <port>', 'HTTPS port of the API (0: any free port)', '8007')
+    .option('--listen <address>', 'address to listen on', '0.0.0.0')
+    .option('--no-api', 'only the scheduler, no HTTPS API')
+    .action(async (o: { port: string; listen: string; api: boolean }) => {
+      if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) throw new GuestvaultError('E_USAGE', `invalid --port '${o.port}'`);
       const runDir = join(guestvaultHome(), 'run');
       mkdirSync(runDir, { recursive: true });
       const pidFile = join(runDir, 'guestvault-daemon.pid');
+      let api: FastifyInstance | undefined;
+      if (o.api) {
+        const node = localNodeName();
+        const { cert, key } = ensureCertificate(node);
+        const admin = await ensureAdmin();
+        if (admin) stamp(`first start: log in as ${ADMIN_USER} with the password in ${admin} (change it with \`guestvault user passwd ${ADMIN_USER}\`)`);
+        api = await buildServer({ cert, key, node, version: VERSION });
+        const address = await api.listen({ port: Number(o.port), host: o.listen });
+        const port = new URL(address).port;
+        stamp(`API listening on https://${o.listen === '0.0.0.0' ? node : o.listen}:${port}/ (certificate SHA-256 fingerprint ${certInfo().fingerprint})`);
+      }
       writeFileSync(pidFile, `${process.pid}\n`);
       const scheduler = new Scheduler({
         now: () => Math.floor(Date.now() / 1000),
@@ -55,6 +74,7 @@ export function daemonCommand(): Command {
         });
       }
       await scheduler.idle();
+      await api?.close();
       rmSync(pidFile, { force: true });
       stamp('guestvault daemon stopped');
     });

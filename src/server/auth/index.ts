@@ -1,2 +1,3 @@
 export * from './password.js';
 export * from './users.js';
+export * from './ticket.js';

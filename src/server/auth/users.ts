@@ -111,6 +111,10 @@ export async function addUser(user: Omit<User, 'enable' | 'expire'> & Partial<Pi
   return u;
 }
 
+export function hasPassword(userid: string): boolean {
+  return userid in loadShadow();
+}
+
 export async function setPassword(userid: string, password: string): Promise<void> {
   findUser(userid);
   checkPassword(password);
