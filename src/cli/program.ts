@@ -19,6 +19,7 @@ import { vmaCommand } from './commands/vma.js';
 import { storageCommand } from './commands/storage.js';
 import { userCommand } from './commands/user.js';
 import { certCommand } from './commands/cert.js';
+import { aclCommand } from './commands/acl.js';
 import { VERSION } from './version.js';
 import { forgetCommand, notesCommand, protectCommand } from './commands/snapshot-admin.js';
 
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const cmd of [initCommand(), datastoreCommand(), keyCommand(), backupCommand(), snapshotsCommand(), filesCommand(), restoreCommand(), verifyCommand(),
     pruneCommand(), pruneDatastoreCommand(), forgetCommand(), protectCommand(), notesCommand(), gcCommand(), retentionCommand(),
-    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand(), userCommand(), certCommand()]) {
+    calendarCommand(), jobCommand(), daemonCommand(), vmCommand(), vzdumpCommand(), qmrestoreCommand(), vmaCommand(), storageCommand(), userCommand(), certCommand(), aclCommand()]) {
     program.addCommand(cmd);
   }
   // Subcommands inherit exit handling, so usage errors end with code 2 instead of exit().

@@ -7,13 +7,20 @@ import { MiB, ageChunks as ageStoreChunks, randomData, writeImage } from '../hel
 
 interface Snap { snapshot: string }
 
-/** Deterministic "random" kill moments, so a failure can be reproduced. */
-function* moments(seed: number, maxMs: number): Generator<number> {
+/** Deterministic "random" kill moments in [fromMs, fromMs + spanMs), so a failure can be reproduced. */
+function* moments(seed: number, spanMs: number, fromMs = 30): Generator<number> {
   let x = seed;
   for (;;) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    yield 30 + (x % maxMs);
+    yield fromMs + (x % Math.max(1, Math.floor(spanMs)));
   }
+}
+
+/** Wall time of one command run to its end (to place kill moments inside such runs on this machine). */
+async function timed(child: ChildProcess): Promise<number> {
+  const started = Date.now();
+  await new Promise((resolve) => child.on('exit', resolve));
+  return Date.now() - started;
 }
 
 /** Resolves true when the child was killed (false when it finished before the moment came). */
@@ -60,15 +67,23 @@ describe('crash safety', () => {
   afterAll(() => env.cleanup());
 
   it('survives 20 backups killed at different moments', async () => {
-    const at = moments(7, 900);
-    let killed = 0;
-    for (let i = 0; i < 20; i++) {
+    const newData = (i: number) => {
       // New data in a few places, so every run has new chunks to write.
       const fd = openSync(image, 'r+');
       for (const off of [0, 8, 17, 25, 33, 41]) writeSync(fd, randomData(2 * MiB, 1000 + i * 3 + off), 0, 2 * MiB, off * MiB);
       closeSync(fd);
-      const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${image}`]);
-      if (await killAfter(child, at.next().value!)) killed++;
+    };
+    const backup = () => env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', `disk.img:${image}`]);
+    // The kill moments cover the later part of a backup as long as one takes here (start-up
+    // before it writes anything is the first part), so that the machine's speed does not decide
+    // whether they land while a snapshot is half-written.
+    newData(99);
+    const full = await timed(backup());
+    const at = moments(7, full * 0.75, full * 0.2);
+    let killed = 0;
+    for (let i = 0; i < 20; i++) {
+      newData(i);
+      if (await killAfter(backup(), at.next().value!)) killed++;
       checkConsistent();
     }
     // The moments really fell inside backups: most were killed, several with a snapshot half-written.

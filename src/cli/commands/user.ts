@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { GuestvaultError } from '../../errors.js';
-import { addUser, findUser, loadUsers, removeUser, setPassword, updateUser, type User } from '../../server/auth/index.js';
+import { addUser, dropUserAcl, findUser, loadUsers, removeUser, setPassword, updateUser, type User } from '../../server/auth/index.js';
 import { printResult, printTable, withOutput, type OutputFormat } from '../output.js';
 import { promptHidden, readStdinText } from '../prompt.js';
 
@@ -79,6 +79,7 @@ export function userCommand(): Command {
   withOutput(cmd.command('remove').description('remove a user').argument('<userid>', 'the user'))
     .action((userid: string, o: UserCli) => {
       removeUser(userid);
+      dropUserAcl(userid);
       printResult(o.outputFormat, { userid }, () => process.stdout.write(`removed user ${userid}\n`));
     });
   withOutput(cmd.command('list').description('the users (never their passwords)'))

@@ -1,3 +1,5 @@
 export * from './password.js';
 export * from './users.js';
 export * from './ticket.js';
+export * from './permissions.js';
+export * from './acl-store.js';
