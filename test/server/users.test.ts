@@ -84,3 +84,33 @@ describe('guestvault user', () => {
     expect(readFileSync(join(env.home, 'etc', 'user.cfg'), 'utf8')).toBe(before);
   });
 });
+
+describe('API tokens', () => {
+  it('a secret shown once, only its hash kept; checked alike for every failure; removed with its user', async () => {
+    expect(gv(['user', 'add', 'dave@gv', '--password-stdin'], 'dave-secret-1').code).toBe(0);
+    const t = env.json<{ 'full-tokenid': string; value: string; privsep: boolean }>(['user', 'token', 'add', 'dave@gv', 'ci', '--comment', 'pipeline']);
+    expect(t['full-tokenid']).toBe('dave@gv!ci');
+    expect(t.value).toMatch(/^[0-9a-f-]{36}$/);
+    expect(t.privsep).toBe(true);
+    for (const f of ['token.cfg', join('priv', 'token-shadow.json')]) expect(readFileSync(join(env.home, 'etc', f), 'utf8')).not.toContain(t.value);
+    expect(statSync(join(env.home, 'etc', 'priv', 'token-shadow.json')).mode & 0o777).toBe(0o600);
+    expect(JSON.stringify(env.json(['user', 'token', 'list', 'dave@gv']))).not.toContain(t.value);
+    const { authenticateToken } = await import('../../src/server/auth/index.js');
+    expect(authenticateToken('dave@gv!ci', t.value).tokenid).toBe('dave@gv!ci');
+    expect(() => authenticateToken('dave@gv!ci', 'wrong')).toThrow('authentication failure');
+    expect(() => authenticateToken('dave@gv!other', t.value)).toThrow('authentication failure');
+    expect(gv(['user', 'set', 'dave@gv', '--enable', '0']).code).toBe(0);
+    expect(() => authenticateToken('dave@gv!ci', t.value)).toThrow('authentication failure');
+    expect(gv(['user', 'set', 'dave@gv', '--enable', '1']).code).toBe(0);
+    // ACL entries for a token need the token; bad names and duplicates are refused.
+    expect(gv(['acl', 'set', '/vms/100', '--users', 'dave@gv!ci', '--roles', 'VMUser']).code).toBe(0);
+    expect(gv(['acl', 'set', '/vms/100', '--users', 'dave@gv!nope', '--roles', 'VMUser']).stderr).toMatch(/no token 'dave@gv!nope'/);
+    expect(gv(['user', 'token', 'add', 'dave@gv', 'ci']).stderr).toMatch(/token 'dave@gv!ci' already exists/);
+    expect(gv(['user', 'token', 'add', 'dave@gv', '1bad']).code).toBe(2);
+    expect(gv(['user', 'token', 'add', 'nobody@gv', 'x']).stderr).toMatch(/unknown user 'nobody@gv'/);
+    expect(gv(['user', 'remove', 'dave@gv']).code).toBe(0);
+    expect(() => authenticateToken('dave@gv!ci', t.value)).toThrow('authentication failure');
+    expect(readFileSync(join(env.home, 'etc', 'token.cfg'), 'utf8')).not.toContain('dave@gv');
+    expect(readFileSync(join(env.home, 'etc', 'acl.cfg'), 'utf8')).not.toContain('dave@gv');
+  });
+});

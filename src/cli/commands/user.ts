@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { GuestvaultError } from '../../errors.js';
-import { addUser, dropUserAcl, findUser, loadUsers, removeUser, setPassword, updateUser, type User } from '../../server/auth/index.js';
+import {
+  addToken, addUser, dropUserAcl, dropUserTokens, findUser, loadTokens, loadUsers, removeToken, removeUser, setPassword, tokenId, updateUser, type User,
+} from '../../server/auth/index.js';
 import { printResult, printTable, withOutput, type OutputFormat } from '../output.js';
 import { promptHidden, readStdinText } from '../prompt.js';
 
@@ -80,7 +82,37 @@ export function userCommand(): Command {
     .action((userid: string, o: UserCli) => {
       removeUser(userid);
       dropUserAcl(userid);
+      dropUserTokens(userid);
       printResult(o.outputFormat, { userid }, () => process.stdout.write(`removed user ${userid}\n`));
+    });
+  const token = cmd.command('token').description("a user's API tokens (user@realm!name), for scripts: Authorization: GVAPIToken=<tokenid>:<secret>");
+  withOutput(token.command('add')
+    .description('create a token; its secret is shown once and cannot be shown again')
+    .argument('<userid>', 'the user')
+    .argument('<name>', 'token name')
+    .addOption(new Option('--privsep <0|1>', 'privilege separation: the token has only what its own ACL entries allow (within its user\'s)').choices(['0', '1']).default('1'))
+    .option('--expire <epoch>', 'expiry (seconds since the epoch; 0: never)')
+    .option('--comment <text>', 'a comment'))
+    .action((userid: string, name: string, o: { privsep: string; expire?: string; comment?: string; outputFormat: OutputFormat }) => {
+      const f = fields({ expire: o.expire, outputFormat: o.outputFormat });
+      const r = addToken(userid, name, { privsep: o.privsep === '1', ...(f.expire !== undefined ? { expire: f.expire } : {}), ...(o.comment !== undefined ? { comment: o.comment } : {}) });
+      printResult(o.outputFormat, { 'full-tokenid': r.token.tokenid, value: r.secret, privsep: r.token.privsep }, () =>
+        process.stdout.write(`full-tokenid: ${r.token.tokenid}\nvalue:        ${r.secret}\n(the value is shown only now; keep it somewhere safe)\n`));
+    });
+  withOutput(token.command('list').description("a user's tokens (never their secrets)").argument('<userid>', 'the user'))
+    .action((userid: string, o: { outputFormat: OutputFormat }) => {
+      findUser(userid);
+      const tokens = loadTokens().filter((t) => t.tokenid.startsWith(`${userid}!`));
+      printResult(o.outputFormat, tokens, () => printTable(['TOKENID', 'PRIVSEP', 'EXPIRE', 'COMMENT'], tokens.map((t) => [
+        t.tokenid, t.privsep ? '1' : '0', t.expire ? new Date(t.expire * 1000).toISOString() : 'never', t.comment ?? '',
+      ])));
+    });
+  withOutput(token.command('remove').description('remove a token').argument('<userid>', 'the user').argument('<name>', 'token name'))
+    .action((userid: string, name: string, o: { outputFormat: OutputFormat }) => {
+      const id = tokenId(userid, name);
+      removeToken(id);
+      dropUserAcl(id);
+      printResult(o.outputFormat, { tokenid: id }, () => process.stdout.write(`removed token ${id}\n`));
     });
   withOutput(cmd.command('list').description('the users (never their passwords)'))
     .action((o: UserCli) => {

@@ -4,6 +4,7 @@ import { readConfigText } from '../../config-file.js';
 import { GuestvaultError } from '../../errors.js';
 import { etcPath } from '../../home.js';
 import { checkAclPath, formatAclLines, parseAclLines, ROLES, type AclEntry } from './permissions.js';
+import { loadTokens } from './tokens.js';
 import { findUser } from './users.js';
 
 export function aclFile(): string {
@@ -23,7 +24,10 @@ function checkRole(role: string): void {
 export function grant(path: string, ugids: readonly string[], roles: readonly string[], propagate = true): AclEntry[] {
   checkAclPath(path);
   for (const r of roles) checkRole(r);
-  for (const u of ugids) findUser(u.split('!')[0]!);
+  for (const u of ugids) {
+    findUser(u.split('!')[0]!);
+    if (u.includes('!') && !loadTokens().some((t) => t.tokenid === u)) throw new GuestvaultError('E_NOT_FOUND', `no token '${u}' (see \`guestvault user token list\`)`);
+  }
   const acl = loadAcl().filter((e) => !(e.path === path && ugids.includes(e.ugid) && roles.includes(e.role)));
   for (const ugid of ugids) for (const role of roles) acl.push({ path, ugid, role, propagate });
   writeFileAtomic(aclFile(), formatAclLines(acl));
@@ -46,9 +50,9 @@ export function revoke(path: string, ugids: readonly string[], roles: readonly s
   return kept;
 }
 
-/** Drops every entry of a user and of its tokens (when the user is removed). */
+/** Drops every entry of a user and of its tokens (when the user is removed), or of one token. */
 export function dropUserAcl(userid: string): void {
   const acl = loadAcl();
-  const kept = acl.filter((e) => e.ugid !== userid && !e.ugid.startsWith(`${userid}!`));
+  const kept = acl.filter((e) => e.ugid !== userid && (userid.includes('!') || !e.ugid.startsWith(`${userid}!`)));
   if (kept.length !== acl.length) writeFileAtomic(aclFile(), formatAclLines(kept));
 }

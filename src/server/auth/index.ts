@@ -3,3 +3,4 @@ export * from './users.js';
 export * from './ticket.js';
 export * from './permissions.js';
 export * from './acl-store.js';
+export * from './tokens.js';
