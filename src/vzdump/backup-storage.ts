@@ -80,22 +80,28 @@ export function openBackupStorage(id: string = DEFAULT_DATASTORE_STORAGE): Backu
 }
 
 /**
- * `<path>/dump` of a dir storage, created when missing. The storage's path itself must exist and
- * be writable: a missing path (an unmounted disk) must not be silently filled.
+ * An existing, writable directory, else an error that starts with `what` (`storage 'x': path …`,
+ * `dump directory …`). Never created here: a missing path (an unmounted disk) must not be
+ * silently filled.
  */
-export function openDumpDir(id: string, path: string): string {
+export function checkWritableDir(path: string, what: string): void {
   let st;
   try {
     st = statSync(path);
   } catch {
-    throw new GuestvaultError('E_STORAGE_OFFLINE', `storage '${id}': path ${path} does not exist`);
+    throw new GuestvaultError('E_STORAGE_OFFLINE', `${what} does not exist`);
   }
-  if (!st.isDirectory()) throw new GuestvaultError('E_STORAGE_OFFLINE', `storage '${id}': path ${path} is not a directory`);
+  if (!st.isDirectory()) throw new GuestvaultError('E_STORAGE_OFFLINE', `${what} is not a directory`);
   try {
     accessSync(path, constants.W_OK);
   } catch {
-    throw new GuestvaultError('E_STORAGE_ACCESS', `storage '${id}': path ${path} is not writable`);
+    throw new GuestvaultError('E_STORAGE_ACCESS', `${what} is not writable`);
   }
+}
+
+/** `<path>/dump` of a dir storage, created when missing; the storage's path itself must exist and be writable. */
+export function openDumpDir(id: string, path: string): string {
+  checkWritableDir(path, `storage '${id}': path ${path}`);
   const dump = join(path, 'dump');
   mkdirSync(dump, { recursive: true });
   return dump;

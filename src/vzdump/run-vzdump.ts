@@ -4,7 +4,6 @@
  * prune by retention, and the hook phases backup-end / backup-abort / log-end.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -17,7 +16,7 @@ import { activateStorage, parseCompress } from '../storage/index.js';
 import { GuestvaultError } from '../errors.js';
 import { guestvaultHome } from '../home.js';
 import { backupToArchive, checkProtectedLimit, pruneArchives, storageDest, writeArchiveSideFiles, type ArchiveDest } from './archive-backup.js';
-import { loadKeyFileNonInteractive, openBackupStorage, type BackupStorage } from './backup-storage.js';
+import { checkWritableDir, loadKeyFileNonInteractive, openBackupStorage, type BackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
 import { engines, type BackupTarget, type VzdumpSelection } from './targets.js';
 
@@ -32,8 +31,7 @@ export interface VzdumpOptions extends VzdumpSelection {
   lockwait?: number;
   /** Encrypt with this key (default: the storage's `encryption-key`, if any). */
   crypt?: CryptConfig;
-  /** Archive compression on a dir storage (ignored by datastores, which compress chunks). */
-  /** vzdump's `--compress` value (0, 1, gzip, lzo, zstd). */
+  /** vzdump's `--compress` (0, 1, gzip, lzo, zstd): archive compression; datastores ignore it (they compress chunks). */
   compress?: string;
   zstd?: number;
   pigz?: number;
@@ -74,18 +72,7 @@ export function checkTargetOptions(opts: VzdumpOptions): void {
 /** `--dumpdir`: an existing, writable directory. */
 function dumpDirDest(path: string): ArchiveDest {
   const dir = resolve(path);
-  let st;
-  try {
-    st = statSync(dir);
-  } catch {
-    throw new GuestvaultError('E_STORAGE_OFFLINE', `dump directory ${dir} does not exist`);
-  }
-  if (!st.isDirectory()) throw new GuestvaultError('E_STORAGE_OFFLINE', `dump directory ${dir} is not a directory`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new GuestvaultError('E_STORAGE_ACCESS', `dump directory ${dir} is not writable`);
-  }
+  checkWritableDir(dir, `dump directory ${dir}`);
   return { label: `dump directory ${dir}`, id: '', dumpDir: dir };
 }
 

@@ -6,13 +6,12 @@
  * separation (the default) a token has only what its own ACL entries and its user's both allow.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { readConfigText } from '../../config-file.js';
 import { GuestvaultError } from '../../errors.js';
 import { parseSectionConfig, writeSectionConfig } from '../../formats/index.js';
 import { etcPath } from '../../home.js';
+import { readPrivateJson, writePrivateJson } from './private-file.js';
 import { findUser, loadUsers } from './users.js';
 
 export interface ApiToken {
@@ -54,15 +53,11 @@ function saveTokens(tokens: readonly ApiToken[]): void {
 }
 
 function loadSecrets(): Record<string, string> {
-  const text = readConfigText(tokenShadowFile());
-  return text === undefined ? {} : (JSON.parse(text) as Record<string, string>);
+  return readPrivateJson(tokenShadowFile());
 }
 
 function saveSecrets(secrets: Record<string, string>): void {
-  const file = tokenShadowFile();
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileAtomic(file, `${JSON.stringify(secrets, null, 1)}\n`);
-  chmodSync(file, 0o600);
+  writePrivateJson(tokenShadowFile(), secrets);
 }
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest('hex');

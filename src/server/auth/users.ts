@@ -5,13 +5,12 @@
  * a secret. Realms: `pam` (only for root@pam, the administrator) and `gv` (guestvault's own);
  * both are checked against guestvault's password hashes (PAM itself is not consulted).
  */
-import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { GuestvaultError } from '../../errors.js';
 import { parseSectionConfig, writeSectionConfig } from '../../formats/index.js';
 import { etcPath } from '../../home.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { readPrivateJson, writePrivateJson } from './private-file.js';
 import { readConfigText } from '../../config-file.js';
 
 export const REALMS = ['pam', 'gv'] as const;
@@ -69,21 +68,11 @@ function saveUsers(users: readonly User[]): void {
 }
 
 function loadShadow(): Record<string, string> {
-  const text = readConfigText(shadowFile());
-  if (text === undefined) return {};
-  try {
-    return JSON.parse(text) as Record<string, string>;
-  } catch {
-    throw new GuestvaultError('E_CONFIG_SYNTAX', `${shadowFile()} is not valid JSON`);
-  }
+  return readPrivateJson(shadowFile());
 }
 
 function saveShadow(shadow: Record<string, string>): void {
-  const file = shadowFile();
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  chmodSync(dirname(file), 0o700);
-  writeFileAtomic(file, `${JSON.stringify(shadow, null, 1)}\n`);
-  chmodSync(file, 0o600);
+  writePrivateJson(shadowFile(), shadow);
 }
 
 function checkPassword(password: string): void {
