@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { Datastore, parseNamespace } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
 
@@ -12,8 +11,4 @@ export function openStore(o: StoreOptions): { store: Datastore; ns: string[] } {
   return { store: Datastore.open(o.store), ns: parseNamespace(o.ns) };
 }
 
-/** The auth id that owns groups this user creates, Proxmox style. */
-export function currentAuthId(): string {
-  const name = process.getuid?.() === 0 ? 'root' : userInfo().username;
-  return `${name}@pam`;
-}
+export { processAuthId as currentAuthId } from '../process-user.js';

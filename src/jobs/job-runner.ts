@@ -18,11 +18,24 @@ export interface RunResult {
  * others), then prunes each backed-up group by the job's retention. The job state records
  * start, end and result; a job never runs twice at once.
  */
-export async function runJob(job: BackupJob, opts: { user: string; echo?: (line: string) => void; now?: () => number } = { user: 'root@pam' }): Promise<RunResult> {
+export interface RunJobOptions {
+  user: string;
+  echo?: (line: string) => void;
+  now?: () => number;
+  /** Aborts the run (the current backup cleans up and fails; the rest are not started). */
+  signal?: AbortSignal;
+  /** Who owns the backup groups written (default: `user`). */
+  owner?: string;
+  /** Told the task's UPID as soon as it exists. */
+  onTask?: (upid: string) => void;
+}
+
+export async function runJob(job: BackupJob, opts: RunJobOptions = { user: 'root@pam' }): Promise<RunResult> {
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const node = localNodeName();
   const lock = acquireLock(join(guestvaultHome(), 'run', 'jobs', `${job.id}.lck`), `job ${job.id}`, `job '${job.id}'`);
   const task = new TaskLog('vzdump', job.id, opts.user, opts.echo);
+  opts.onTask?.(task.upid);
   try {
     const base = readJobState(job.id).state ?? syncJobState(job, now());
     writeJobState(job.id, { ...base, state: 'started', upid: task.upid, 'last-start': now(), updated: undefined });
@@ -31,7 +44,7 @@ export async function runJob(job: BackupJob, opts: { user: string; echo?: (line:
     try {
       const defaults = readVzdumpDefaults();
       for (const w of defaults.warnings) task.warn(w);
-      const r = await runVzdump(withVzdumpDefaults({ ...job }, defaults), task, { user: opts.user, node });
+      const r = await runVzdump(withVzdumpDefaults({ ...job }, defaults), task, { user: opts.owner ?? opts.user, node, signal: opts.signal });
       failed += r.failed;
     } catch (err) {
       failed++;

@@ -1,11 +1,25 @@
 /**
  * The daemon's HTTPS API, in Proxmox's shape: JSON under /api2/json/, answers as `{"data": …}`,
  * errors with an HTTP status and `{"data": null, "message": …}`. Every path but the login needs
- * a valid ticket (cookie), and every request that changes something also its CSRF token.
+ * a ticket (cookie, plus the CSRF token on requests that change something) or an API token, and
+ * every route checks the caller's privileges on what it touches. The built GUI is served at `/`.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { GuestvaultError } from '../errors.js';
-import { authenticate, checkCsrfToken, checkTicket, findUser, makeCsrfToken, makeTicket, TICKET_COOKIE, TICKET_LIFETIME } from './auth/index.js';
+import { Access } from './access.js';
+import type { ApiContext } from './api-context.js';
+import { HttpError, statusOf } from './http-error.js';
+import { authenticateRequest } from './request-auth.js';
+import { accessRoutes, LOGIN_PATH } from './routes/access-routes.js';
+import { guestRoutes } from './routes/guest-routes.js';
+import { jobRoutes } from './routes/job-routes.js';
+import { nodeRoutes } from './routes/node-routes.js';
+import { storageRoutes } from './routes/storage-routes.js';
+import { datastoreRoutes } from './routes/datastore-routes.js';
+import { taskRoutes } from './routes/task-routes.js';
+import { TaskRunner } from './task-runner.js';
 
 export interface ServerOptions {
   cert: Buffer;
@@ -14,57 +28,20 @@ export interface ServerOptions {
   version: string;
   /** A failed login answers only after this long (from the request's start), whatever failed. */
   loginDelayMs?: number;
+  runner?: TaskRunner;
+  /** The built GUI (index.html and assets); not served when missing. */
+  webRoot?: string;
 }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    userid: string;
-  }
-}
-
-class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
-    super(message);
-  }
-}
-
-/** HTTP status for errors from the rest of guestvault. */
-function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.statusCode;
-  const status = (err as { statusCode?: number }).statusCode;
-  if (typeof status === 'number' && status >= 400) return status;
-  if (err instanceof GuestvaultError) {
-    if (err.code === 'E_USAGE' || err.code.startsWith('E_CONFIG')) return 400;
-    if (err.code.endsWith('_UNKNOWN') || err.code === 'E_NOT_FOUND') return 404;
-    if (err.code === 'E_EXISTS' || err.code.includes('LOCK')) return 409;
-  }
-  return 500;
-}
-
-function cookie(req: FastifyRequest, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
-const LOGIN = '/api2/json/access/ticket';
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     https: { cert: opts.cert, key: opts.key },
     bodyLimit: 64 * 1024,
-    // Unknown fields are an error, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Unknown fields are an error, not silently dropped; strings stay strings.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
-  app.decorateRequest('userid', '');
+  const ctx: ApiContext = { node: opts.node, version: opts.version, runner: opts.runner ?? new TaskRunner() };
+  app.decorateRequest('access', null as unknown as Access);
 
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
     const status = statusOf(err);
@@ -72,53 +49,34 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     void reply.code(status).send({ data: null, message });
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ data: null, message: `no such path: ${req.method} ${req.url.split('?')[0]}` });
+    const path = req.url.split('?')[0]!;
+    // The GUI routes in the browser: any other page path gets the app.
+    if (req.method === 'GET' && !path.startsWith('/api2/') && opts.webRoot && existsSync(`${opts.webRoot}/index.html`)) {
+      void reply.type('text/html').sendFile('index.html');
+      return;
+    }
+    void reply.code(404).send({ data: null, message: `no such path: ${req.method} ${path}` });
   });
 
   app.addHook('onRequest', async (req) => {
-    if (req.url.split('?')[0] === LOGIN && req.method === 'POST') return;
-    const ticket = cookie(req, TICKET_COOKIE);
-    const who = ticket ? checkTicket(ticket) : undefined;
-    if (!who) throw new HttpError(401, ticket ? 'invalid or expired ticket: log in again' : 'authentication required: log in first');
-    try {
-      if (!findUser(who.userid).enable) throw new HttpError(401, 'the account is disabled');
-    } catch (err) {
-      if (err instanceof HttpError) throw err;
-      throw new HttpError(401, 'invalid or expired ticket: log in again');
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const token = req.headers.csrfpreventiontoken;
-      if (typeof token !== 'string' || !checkCsrfToken(who.userid, token)) throw new HttpError(401, 'invalid or missing CSRF token (CSRFPreventionToken header)');
-    }
-    req.userid = who.userid;
+    const path = req.url.split('?')[0]!;
+    if (!path.startsWith('/api2/')) return;
+    if (path === LOGIN_PATH && req.method === 'POST') return;
+    req.access = new Access(authenticateRequest(req));
   });
 
-  app.post<{ Body: { username: string; password: string } }>(LOGIN, {
-    schema: {
-      body: {
-        type: 'object',
-        required: ['username', 'password'],
-        additionalProperties: false,
-        properties: { username: { type: 'string', maxLength: 128 }, password: { type: 'string', maxLength: 1024 } },
-      },
-    },
-  }, async (req, reply) => {
-    const started = Date.now();
-    try {
-      const user = await authenticate(req.body.username, req.body.password);
-      const ticket = makeTicket(user.userid);
-      void reply.header('set-cookie', `${TICKET_COOKIE}=${encodeURIComponent(ticket)}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${TICKET_LIFETIME}`);
-      return { data: { username: user.userid, ticket, CSRFPreventionToken: makeCsrfToken(user.userid) } };
-    } catch (err) {
-      if (!(err instanceof GuestvaultError) || err.code !== 'E_AUTH') throw err;
-      // The same answer, after the same time, for an unknown user, a wrong password or a disabled account.
-      const wait = (opts.loginDelayMs ?? 2000) - (Date.now() - started);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      throw new HttpError(401, 'authentication failure');
-    }
-  });
+  if (opts.webRoot && existsSync(opts.webRoot)) await app.register(fastifyStatic, { root: opts.webRoot, wildcard: false, index: 'index.html' });
 
-  app.get('/api2/json/version', async () => ({ data: { version: opts.version, release: opts.version.split('.').slice(0, 2).join('.'), node: opts.node } }));
-  app.get('/api2/json/nodes', async () => ({ data: [{ node: opts.node, status: 'online' }] }));
+  await app.register(async (api) => {
+    accessRoutes(api, ctx, opts.loginDelayMs ?? 2000);
+    nodeRoutes(api, ctx);
+    taskRoutes(api, ctx);
+    guestRoutes(api, ctx);
+    storageRoutes(api, ctx);
+    datastoreRoutes(api, ctx);
+    jobRoutes(api, ctx);
+  }, { prefix: '/api2/json' });
   return app;
 }
+
+export { HttpError };

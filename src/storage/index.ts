@@ -8,3 +8,4 @@ export * from './storage-admin.js';
 export * from './storage-content.js';
 export * from './archive-reader.js';
 export * from './nfs.js';
+export * from './backup-volume.js';

@@ -72,6 +72,8 @@ export interface ContentEntry {
   protected?: boolean;
   /** The task log beside an archive. */
   log?: string;
+  /** The last verification of a snapshot. */
+  verification?: 'ok' | 'failed';
 }
 
 function readText(path: string): string | undefined {
@@ -142,6 +144,8 @@ function snapshotEntries(s: StorageConfig): ContentEntry[] {
       };
       const notes = (snap.manifest.unprotected as Record<string, unknown> | undefined)?.notes;
       if (typeof notes === 'string' && notes !== '') e.notes = notes;
+      const verified = (snap.manifest.unprotected as { verify_state?: { state?: string } } | undefined)?.verify_state?.state;
+      if (verified === 'ok' || verified === 'failed') e.verification = verified;
       out.push(e);
     }
   }

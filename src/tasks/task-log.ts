@@ -3,10 +3,24 @@ import { join } from 'node:path';
 import { guestvaultHome } from '../home.js';
 import { makeUpid } from './upid.js';
 
+export function tasksDir(): string {
+  return join(guestvaultHome(), 'tasks');
+}
+
+/** Every task ever started appends its UPID here (one line each). */
+export function activeTasksFile(): string {
+  return join(tasksDir(), 'active');
+}
+
+/** Every task that ended appends `<UPID> <end time hex8> <status>` here, as Proxmox's task index. */
+export function finishedTasksFile(): string {
+  return join(tasksDir(), 'index');
+}
+
 export function taskLogPath(upid: string): string {
   // One directory per last hex digit of the start time spreads files as Proxmox does.
   const start = upid.split(':')[5] ?? '0';
-  return join(guestvaultHome(), 'tasks', start.slice(-1), upid.replace(/[/\\]/g, '_'));
+  return join(tasksDir(), start.slice(-1), upid.replace(/[/\\]/g, '_'));
 }
 
 /** `YYYY-MM-DD HH:MM:SS` (UTC), the stamp of every task log line. */
@@ -29,6 +43,7 @@ export class TaskLog {
     this.path = taskLogPath(this.upid);
     mkdirSync(join(this.path, '..'), { recursive: true });
     appendFileSync(this.path, '');
+    appendFileSync(activeTasksFile(), `${this.upid}\n`);
   }
 
   log(message: string): void {
@@ -54,8 +69,12 @@ export class TaskLog {
     let status: string;
     if (error !== undefined) status = error instanceof Error ? error.message : String(error);
     else status = this.warnings > 0 ? `WARNINGS: ${this.warnings}` : 'OK';
-    appendFileSync(this.path, `TASK ${error !== undefined ? `ERROR: ${status}` : status}\n`);
-    this.echo?.(`TASK ${error !== undefined ? `ERROR: ${status}` : status}`);
+    const last = `TASK ${error !== undefined ? `ERROR: ${status}` : status}`;
+    appendFileSync(this.path, `${last}\n`);
+    this.echo?.(last);
+    const end = Math.floor(Date.now() / 1000).toString(16).toUpperCase().padStart(8, '0');
+    // One line per task: a multi-line error keeps its first line in the index (the log has all).
+    appendFileSync(finishedTasksFile(), `${this.upid} ${end} ${status.split('\n')[0]}\n`);
     this.finished = status;
     return status;
   }

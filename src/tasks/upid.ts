@@ -1,6 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 let counter = 0;
+let ownStart: number | undefined;
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), as Proxmox puts
+ * it in UPIDs: with the pid it tells whether the process that wrote a task still runs.
+ */
+export function processStartTime(pid: number | 'self'): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; fields after it follow the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A Proxmox-style unique task id:
@@ -9,7 +27,8 @@ let counter = 0;
 export function makeUpid(type: string, id: string, user: string, now = Math.floor(Date.now() / 1000)): string {
   const hex = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
   const node = hostname().split('.')[0] ?? 'localhost';
-  const pstart = Math.floor(process.uptime() * 100);
+  ownStart ??= processStartTime('self') ?? 0;
+  const pstart = ownStart;
   return `UPID:${node}:${hex(process.pid)}:${hex(pstart)}:${hex(counter++)}:${hex(now)}:${type}:${id.replace(/:/g, '\\x3a')}:${user}:`;
 }
 

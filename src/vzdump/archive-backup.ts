@@ -181,7 +181,7 @@ export function checkProtectedLimit(storage: ArchiveDest, type: 'qemu' | 'lxc', 
  * Retention on a dir storage: the guest's archives with standard names (others are never
  * pruned), protected ones kept; a removed archive takes its .log and .notes along.
  */
-export function pruneArchives(dumpDir: string, type: 'qemu' | 'lxc', vmid: string, keep: string): Array<{ file: string; removed: boolean; reason: string }> {
+export function pruneArchives(dumpDir: string, type: 'qemu' | 'lxc', vmid: string, keep: string, dryRun = false): Array<{ file: string; time: number; mark: string; removed: boolean; reason: string }> {
   const archives = readdirSync(dumpDir)
     .map((f) => parseArchiveName(f))
     .filter((a): a is NonNullable<typeof a> => a !== undefined && a.isStdName && a.type === type && String(a.vmid) === vmid);
@@ -193,9 +193,9 @@ export function pruneArchives(dumpDir: string, type: 'qemu' | 'lxc', vmid: strin
   return decisions.map((d) => {
     const a = byTime.get(d['backup-time'])!.shift()!;
     const removed = d.mark === 'remove';
-    if (removed) {
+    if (removed && !dryRun) {
       for (const f of [a.filename, a.logfilename!, a.notesfilename!]) rmSync(join(dumpDir, f), { force: true });
     }
-    return { file: a.filename, removed, reason: d.reason };
+    return { file: a.filename, time: d['backup-time'], mark: d.mark, removed, reason: d.reason };
   });
 }

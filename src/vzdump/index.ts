@@ -7,3 +7,4 @@ export * from './run-vzdump.js';
 export * from './backup-storage.js';
 export * from './vm-restore.js';
 export * from './vzdump-defaults.js';
+export * from './backup-status.js';

@@ -4,7 +4,7 @@
  * prune by retention, and the hook phases backup-end / backup-abort / log-end.
  */
 import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   acquireLock, BackupSession, formatSnapshot, type HeldLock, pruneGroup, setNotes, setProtected, summaryLine, type GroupRef,
@@ -15,6 +15,7 @@ import type { CryptConfig } from '../formats/index.js';
 import { activateStorage, parseCompress } from '../storage/index.js';
 import { GuestvaultError } from '../errors.js';
 import { guestvaultHome } from '../home.js';
+import { recordBackupStatus } from './backup-status.js';
 import { backupToArchive, checkProtectedLimit, pruneArchives, storageDest, writeArchiveSideFiles, type ArchiveDest } from './archive-backup.js';
 import { checkWritableDir, loadKeyFileNonInteractive, openBackupStorage, type BackupStorage } from './backup-storage.js';
 import { runHook } from './hook-script.js';
@@ -113,6 +114,7 @@ async function nodeLock(lockwait: number, task: TaskLog, signal?: AbortSignal): 
   }
 }
 
+/** `ctx.user` owns the backup groups written (the node's own auth id; the task says who asked). */
 export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user: string; node: string; signal?: AbortSignal }): Promise<VzdumpRunResult> {
   checkTargetOptions(opts);
   const result: VzdumpRunResult = { failed: 0, snapshots: [] };
@@ -181,6 +183,7 @@ async function datastoreRun(targets: BackupTarget[], target: BackupStorage, opts
         result.snapshots.push(snapName);
         for (const st of session.stats) if (t.group.type !== 'vm') task.log(`${t.label}: ${summaryLine(st)}`);
         task.log(`${t.label}: snapshot ${snapName} finished`);
+        recordBackupStatus(t.group.type, t.group.id, { time: Math.floor(Date.now() / 1000), ok: true, storage: target.id, volid: `${target.id}:backup/${snapName}`, upid: task.upid });
         if (opts['notes-template']) await setNotes(target.store, snap, renderNotes(opts['notes-template'], t, ctx.node));
         if (opts.protected) setProtected(target.store, snap, true);
       } catch (err) {
@@ -197,7 +200,9 @@ async function datastoreRun(targets: BackupTarget[], target: BackupStorage, opts
       task.log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
     } catch (err) {
       result.failed++;
-      task.log(`ERROR: Backup of ${t.label} failed - ${err instanceof Error ? err.message : String(err)}`);
+      const message = err instanceof Error ? err.message : String(err);
+      task.log(`ERROR: Backup of ${t.label} failed - ${message}`);
+      recordBackupStatus(t.group.type, t.group.id, { time: Math.floor(Date.now() / 1000), ok: false, error: message, storage: target.id, upid: task.upid });
       if (hooks) await runHook(hooks, 'backup-abort').catch((e: Error) => task.log(`ERROR: ${e.message}`));
     }
     if (hooks) await runHook(hooks, 'log-end').catch((e: Error) => task.log(`ERROR: ${e.message}`));
@@ -226,6 +231,9 @@ async function archiveOne(t: BackupTarget, target: ArchiveDest, opts: VzdumpOpti
       log, warn: (m) => task.warn(`${t.label}: ${m}`), signal: ctx.signal,
     });
     path = done.path;
+    recordBackupStatus(t.group.type, t.group.id, {
+      time: Math.floor(Date.now() / 1000), ok: true, storage: target.id || target.label, volid: target.id ? `${target.id}:backup/${basename(path)}` : path, upid: task.upid,
+    });
     if (!target.dumpDir) {
       log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
       return path;
@@ -244,7 +252,9 @@ async function archiveOne(t: BackupTarget, target: ArchiveDest, opts: VzdumpOpti
     log(`Finished Backup of ${t.label} (${formatElapsed(Date.now() - started)})`);
     return path;
   } catch (err) {
-    log(`ERROR: Backup of ${t.label} failed - ${err instanceof Error ? err.message : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    log(`ERROR: Backup of ${t.label} failed - ${message}`);
+    recordBackupStatus(t.group.type, t.group.id, { time: Math.floor(Date.now() / 1000), ok: false, error: message, storage: target.id || target.label, upid: task.upid });
     if (hooks) await runHook(hooks, 'backup-abort').catch((e: Error) => log(`ERROR: ${e.message}`));
     return undefined;
   } finally {

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { GuestvaultError } from '../../errors.js';
@@ -8,6 +9,10 @@ import { VERSION } from '../version.js';
 import { guestvaultHome } from '../../home.js';
 import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
+import { TaskRunner } from '../../server/task-runner.js';
+
+/** The built GUI: dist/web beside dist/cli (see web/vite.config.ts). */
+const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
 
 function stamp(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -30,12 +35,13 @@ export function daemonCommand(): Command {
       mkdirSync(runDir, { recursive: true });
       const pidFile = join(runDir, 'guestvault-daemon.pid');
       let api: FastifyInstance | undefined;
+      const runner = new TaskRunner();
       if (o.api) {
         const node = localNodeName();
         const { cert, key } = ensureCertificate(node);
         const admin = await ensureAdmin();
         if (admin) stamp(`first start: log in as ${ADMIN_USER} with the password in ${admin} (change it with \`guestvault user passwd ${ADMIN_USER}\`)`);
-        api = await buildServer({ cert, key, node, version: VERSION });
+        api = await buildServer({ cert, key, node, version: VERSION, runner, webRoot: WEB_ROOT });
         const address = await api.listen({ port: Number(o.port), host: o.listen });
         const port = new URL(address).port;
         stamp(`API listening on https://${o.listen === '0.0.0.0' ? node : o.listen}:${port}/ (certificate SHA-256 fingerprint ${certInfo().fingerprint})`);
@@ -43,7 +49,14 @@ export function daemonCommand(): Command {
       writeFileSync(pidFile, `${process.pid}\n`);
       const scheduler = new Scheduler({
         now: () => Math.floor(Date.now() / 1000),
-        run: (job) => runJob(job, { user: currentAuthId(), echo: (l) => stamp(`[${job.id}] ${l}`) }),
+        run: (job) => {
+          // Scheduled runs are tasks like any other: listed, followed and stopped through the API.
+          const abort = new AbortController();
+          let upid = '';
+          const run = runJob(job, { user: currentAuthId(), echo: (l) => stamp(`[${job.id}] ${l}`), signal: abort.signal, onTask: (u) => (upid = u) });
+          if (upid) runner.adopt(upid, abort, run);
+          return run;
+        },
         log: stamp,
       });
       let stopping = false;
@@ -74,6 +87,8 @@ export function daemonCommand(): Command {
         });
       }
       await scheduler.idle();
+      if (runner.count) stamp(`waiting for ${runner.count} running task(s)`);
+      await runner.idle();
       await api?.close();
       rmSync(pidFile, { force: true });
       stamp('guestvault daemon stopped');

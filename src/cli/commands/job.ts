@@ -1,64 +1,26 @@
 import { Command } from 'commander';
-import { computeNextEvent, parseCalendarEvent } from '../../calendar/index.js';
-import { openBackupStorage } from '../../vzdump/index.js';
-import { GuestvaultError } from '../../errors.js';
 import {
-  jobToProps, loadJobs, loadJobsStrict, makeJob, readJobState, removeJobState, runJob, saveJobs, syncJobState, type BackupJob,
+  createJob, deleteJob, findJob, JOB_KEYS, jobToProps, jobWithRuns, loadJobs, loadJobsStrict, runJob, updateJob,
 } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
 import { printResult, printTable, withOutput, type OutputFormat } from '../output.js';
-
-const SETTABLE = [
-  'schedule', 'enabled', 'repeat-missed', 'comment', 'vmid', 'all', 'exclude', 'pool', 'node', 'storage', 'mode', 'compress',
-  'prune-backups', 'notes-template', 'protected', 'bwlimit', 'lockwait', 'mailto', 'mailnotification', 'notification-mode',
-  'script', 'host-backup',
-] as const;
 
 function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 function addJobOptions(cmd: Command): Command {
-  for (const key of SETTABLE) cmd.option(`--${key} <value>`, `job property ${key} (as in jobs.cfg)`);
+  for (const key of JOB_KEYS) cmd.option(`--${key} <value>`, `job property ${key} (as in jobs.cfg)`);
   return cmd;
 }
 
 function propsFrom(o: Record<string, unknown>): Record<string, string> {
   const props: Record<string, string> = {};
-  for (const key of SETTABLE) {
+  for (const key of JOB_KEYS) {
     const v = o[camel(key)];
     if (typeof v === 'string') props[key] = v;
   }
   return props;
-}
-
-/** A job may only name storages that can take its backups. */
-function checkReferences(job: BackupJob): void {
-  if (job.storage) {
-    try {
-      openBackupStorage(job.storage);
-    } catch (err) {
-      throw new GuestvaultError('E_USAGE', `job '${job.id}': ${(err as Error).message}`);
-    }
-  }
-}
-
-export function nextRun(job: BackupJob, now: number): number | undefined {
-  if (!job.enabled) return undefined;
-  return computeNextEvent(parseCalendarEvent(job.schedule), now);
-}
-
-function jobJson(job: BackupJob, now: number) {
-  const { state } = readJobState(job.id);
-  const next = nextRun(job, now);
-  return {
-    ...job,
-    'next-run': next ?? null,
-    'last-run': state?.['last-start'] ?? null,
-    'last-status': state?.status ?? null,
-    'last-upid': state?.upid ?? null,
-    running: state?.state === 'started',
-  };
 }
 
 const when = (t: number | null | undefined) => (t ? new Date(t * 1000).toLocaleString('sv-SE') : '-');
@@ -70,14 +32,14 @@ export function jobCommand(): Command {
       const now = Math.floor(Date.now() / 1000);
       const { jobs, errors } = loadJobs();
       for (const e of errors) process.stderr.write(`warning: ${e.message}\n`);
-      const rows = jobs.map((j) => jobJson(j, now));
+      const rows = jobs.map((j) => jobWithRuns(j, now));
       printResult(o.outputFormat, rows, () => printTable(['id', 'enabled', 'schedule', 'next run', 'last run', 'status'],
         rows.map((r) => [r.id, r.enabled ? 'yes' : 'no', r.schedule, when(r['next-run']), when(r['last-run']), r.running ? 'running' : (r['last-status'] ?? '-')])));
     });
   withOutput(cmd.command('show').description('show one job').argument('<id>', 'job id'))
     .action((id: string, o: { outputFormat: OutputFormat }) => {
       const job = findJob(loadJobsStrict(), id);
-      const data = jobJson(job, Math.floor(Date.now() / 1000));
+      const data = jobWithRuns(job, Math.floor(Date.now() / 1000));
       printResult(o.outputFormat, data, () => {
         process.stdout.write(`vzdump: ${job.id}\n`);
         for (const [k, v] of Object.entries(jobToProps(job))) process.stdout.write(`\t${k} ${v}\n`);
@@ -86,37 +48,19 @@ export function jobCommand(): Command {
     });
   withOutput(addJobOptions(cmd.command('create').description('create a job; --schedule is required (a calendar event, e.g. "mon..fri 23:00")').argument('<id>', 'job id')))
     .action((id: string, o: Record<string, unknown> & { outputFormat: OutputFormat }) => {
-      const jobs = loadJobsStrict();
-      if (jobs.some((j) => j.id === id)) throw new GuestvaultError('E_JOB_EXISTS', `job '${id}' already exists`);
-      const job = makeJob(id, propsFrom(o));
-      checkReferences(job);
-      saveJobs([...jobs, job]);
-      syncJobState(job, Math.floor(Date.now() / 1000));
+      const job = createJob(id, propsFrom(o));
       printResult(o.outputFormat, job, () => process.stdout.write(`created job '${id}'\n`));
     });
   withOutput(addJobOptions(cmd.command('update').description('change a job (a changed schedule counts as a fresh start for missed-run handling)')
     .argument('<id>', 'job id')
     .option('--delete <keys>', 'comma-separated keys to remove')))
     .action((id: string, o: Record<string, unknown> & { delete?: string; outputFormat: OutputFormat }) => {
-      const jobs = loadJobsStrict();
-      const old = findJob(jobs, id);
-      const props = { ...jobToProps(old), ...propsFrom(o) };
-      for (const k of (o.delete ?? '').split(',').filter(Boolean)) {
-        if (k === 'schedule') throw new GuestvaultError('E_USAGE', 'schedule cannot be deleted');
-        delete props[k];
-      }
-      const job = makeJob(id, props);
-      checkReferences(job);
-      saveJobs(jobs.map((j) => (j.id === id ? job : j)));
-      syncJobState(job, Math.floor(Date.now() / 1000));
+      const job = updateJob(id, propsFrom(o), (o.delete ?? '').split(',').filter(Boolean));
       printResult(o.outputFormat, job, () => process.stdout.write(`updated job '${id}'\n`));
     });
   withOutput(cmd.command('delete').description('delete a job and its state').argument('<id>', 'job id'))
     .action((id: string, o: { outputFormat: OutputFormat }) => {
-      const jobs = loadJobsStrict();
-      findJob(jobs, id);
-      saveJobs(jobs.filter((j) => j.id !== id));
-      removeJobState(id);
+      deleteJob(id);
       printResult(o.outputFormat, { id, deleted: true }, () => process.stdout.write(`deleted job '${id}'\n`));
     });
   withOutput(cmd.command('run-now').description('run a job now, in the foreground, as a task (its log is printed and kept)').argument('<id>', 'job id'))
@@ -130,8 +74,3 @@ export function jobCommand(): Command {
   return cmd;
 }
 
-function findJob(jobs: BackupJob[], id: string): BackupJob {
-  const job = jobs.find((j) => j.id === id);
-  if (!job) throw new GuestvaultError('E_JOB_UNKNOWN', `no job '${id}' (see guestvault job list)`);
-  return job;
-}

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { GuestvaultError } from '../../errors.js';
 import {
-  checkNotLocked, checkProperty, formatDisk, formatDiskSize, checkVmid, formatVmConfig, listVmids, loadVm, parseAgentOption, parseDisk, parseSize, pauseVm,
+  checkNotLocked, checkProperty, requireVmState, formatDisk, formatDiskSize, checkVmid, formatVmConfig, listVmids, loadVm, parseAgentOption, parseDisk, parseSize, pauseVm,
   removeVmConfig, resumeVm, saveVm, shutdownVm, startVm, stopVm, vmDisks, vmExists, vmStatus, withVmConfigLock,
   type VmConfig,
 } from '../../guests/index.js';
@@ -103,11 +103,6 @@ function applyChanges(conf: VmConfig, changes: ConfigChanges): string[] {
   }
 }
 
-async function runningCheck(vmid: string, want: 'running' | 'stopped'): Promise<void> {
-  const st = await vmStatus(vmid);
-  if (st.status !== want) throw new GuestvaultError(want === 'running' ? 'E_VM_NOT_RUNNING' : 'E_VM_RUNNING', `VM ${vmid} is ${st.status === 'running' ? 'running' : 'not running'}`);
-}
-
 export function vmCommand(): Command {
   const vm = new Command('vm').description('manage QEMU virtual machines (qm-like): configs under GUESTVAULT_HOME/guests, disks on dir storages');
 
@@ -188,7 +183,7 @@ export function vmCommand(): Command {
     .action(async (vmid: string, o: { timeout: string; forceStop?: boolean; skiplock?: boolean }) => {
       const conf = loadVm(vmid);
       checkNotLocked(conf, o.skiplock);
-      await runningCheck(vmid, 'running');
+      await requireVmState(vmid, 'running');
       const timeout = Number(o.timeout);
       if (!Number.isFinite(timeout) || timeout < 0) throw new GuestvaultError('E_USAGE', `--timeout must be seconds, not '${o.timeout}'`);
       await shutdownVm(conf, { timeoutMs: timeout * 1000, forceStop: o.forceStop, useAgent: parseAgentOption(conf.props.agent).enabled, log: note });
@@ -207,7 +202,7 @@ export function vmCommand(): Command {
     .option('--skiplock', 'ignore a config lock')
     .action(async (vmid: string, o: { skiplock?: boolean }) => {
       checkNotLocked(loadVm(vmid), o.skiplock);
-      await runningCheck(vmid, 'running');
+      await requireVmState(vmid, 'running');
       await pauseVm(vmid);
       note(`VM ${vmid} suspended`);
     }));
@@ -216,7 +211,7 @@ export function vmCommand(): Command {
     .option('--skiplock', 'ignore a config lock')
     .action(async (vmid: string, o: { skiplock?: boolean }) => {
       checkNotLocked(loadVm(vmid), o.skiplock);
-      await runningCheck(vmid, 'running');
+      await requireVmState(vmid, 'running');
       await resumeVm(vmid);
       note(`VM ${vmid} resumed`);
     }));
@@ -236,7 +231,7 @@ export function vmCommand(): Command {
       await withVmConfigLock(vmid, async () => {
         const conf = loadVm(vmid);
         checkNotLocked(conf);
-        await runningCheck(vmid, 'stopped');
+        await requireVmState(vmid, 'stopped');
         if (!o.keepDisks) {
           for (const d of vmDisks(conf)) {
             if (d.volid === 'none' || d.options.media === 'cdrom') continue;

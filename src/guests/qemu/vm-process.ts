@@ -97,6 +97,12 @@ export async function vmStatus(vmid: string): Promise<VmStatus> {
 }
 
 /** Resolve every disk's volume; a disk on an unknown storage fails here, before QEMU starts. */
+/** Fails unless the VM is `want` (running or stopped). */
+export async function requireVmState(vmid: string, want: 'running' | 'stopped'): Promise<void> {
+  const st = await vmStatus(vmid);
+  if (st.status !== want) throw new GuestvaultError(want === 'running' ? 'E_VM_NOT_RUNNING' : 'E_VM_RUNNING', `VM ${vmid} is ${st.status === 'running' ? 'running' : 'not running'}`);
+}
+
 export function attachDisks(conf: VmConfig): AttachedDisk[] {
   return attachableDisks(conf).map((spec) => {
     try {
