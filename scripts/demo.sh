@@ -79,4 +79,28 @@ echo "== VMs"
 gv vm list
 echo "== default backup jobs (run by 'node bin/guestvault.js daemon'): they back up all VMs into local-store"
 gv job list
-echo "VM $demo keeps running; stop it with: GUESTVAULT_HOME=$GUESTVAULT_HOME node bin/guestvault.js vm shutdown $demo"
+
+echo "== the daemon: HTTPS API and web GUI on port 8007, and the scheduler of the backup jobs"
+pidfile="$GUESTVAULT_HOME/run/guestvault-daemon.pid"
+daemon_log="$GUESTVAULT_HOME/log/daemon.log"
+mkdir -p "$GUESTVAULT_HOME/log"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  echo "already running (pid $(cat "$pidfile"); log $daemon_log)"
+else
+  nohup node bin/guestvault.js daemon >"$daemon_log" 2>&1 </dev/null &
+  for _ in $(seq 1 150); do grep -q "API listening" "$daemon_log" && break; sleep 0.2; done
+  grep -q "API listening" "$daemon_log" || { cat "$daemon_log"; echo "the daemon did not start (log above)" >&2; exit 1; }
+fi
+fingerprint=$(gv cert info --output-format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).fingerprint))')
+cat <<EOF
+
+  guestvault is running. Open the web GUI:
+    https://$(hostname -f 2>/dev/null || hostname):8007/   (or https://localhost:8007/ on this machine)
+  The certificate is self-signed; check that your browser shows this SHA-256 fingerprint:
+    $fingerprint
+  Log in as root@pam with the password in $GUESTVAULT_HOME/etc/priv/root-password
+    (cat it; change it with: GUESTVAULT_HOME=$GUESTVAULT_HOME node bin/guestvault.js user passwd root@pam)
+  Then: Guests, VM $demo, Backup now; Storages, local-store, Restore.
+  Daemon log: $daemon_log; stop the daemon with: kill \$(cat $pidfile)
+  VM $demo keeps running; stop it with: GUESTVAULT_HOME=$GUESTVAULT_HOME node bin/guestvault.js vm shutdown $demo
+EOF

@@ -45,6 +45,8 @@ export function removeSnapshotFiles(store: Datastore, s: SnapshotRef): void {
     rmSync(store.snapshotDir(s), { recursive: true, force: true });
   } catch (err) {
     writeError(store, `remove ${formatSnapshot(s)}`, err);
+  } finally {
+    store.noteChange();
   }
 }
 
@@ -75,6 +77,7 @@ export function setProtected(store: Datastore, s: SnapshotRef, on: boolean): voi
   try {
     if (on) writeFileSync(marker, '');
     else rmSync(marker, { force: true });
+    store.noteChange();
   } catch (err) {
     writeError(store, `change the protection of ${formatSnapshot(s)}`, err);
   }
