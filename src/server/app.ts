@@ -65,7 +65,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     req.access = new Access(authenticateRequest(req));
   });
 
-  if (opts.webRoot && existsSync(opts.webRoot)) await app.register(fastifyStatic, { root: opts.webRoot, wildcard: false, index: 'index.html' });
+  if (opts.webRoot && existsSync(opts.webRoot)) await app.register(fastifyStatic, { root: opts.webRoot, index: 'index.html' });
 
   await app.register(async (api) => {
     accessRoutes(api, ctx, opts.loginDelayMs ?? 2000);

@@ -113,6 +113,7 @@ describe('API resources', () => {
   });
 
   it('restore: a new VM whose disk is the backed-up one', async () => {
+    expect(await root.data('/cluster/nextid')).toBe('102');
     const r = await root.call<string>('POST', `/nodes/${node}/qemu`, { vmid: '200', archive: backup, storage: 'local' });
     expect(r.status, r.body.message).toBe(200);
     expect(await root.waitTask(node, r.body.data)).toBe('OK');

@@ -18,7 +18,20 @@ const NODE_VMID = { type: 'object', properties: { node: { type: 'string' }, vmid
 
 type PowerAction = 'start' | 'stop' | 'shutdown' | 'suspend' | 'resume';
 
-async function power(vmid: string, action: PowerAction, log: (m: string) => void): Promise<void> {
+/** Stopping a power task stops waiting for it (a shutdown the guest was asked for may still happen). */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new GuestvaultError('E_INTERRUPTED', 'interrupted'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+async function power(vmid: string, action: PowerAction, log: (m: string) => void, signal: AbortSignal): Promise<void> {
+  await Promise.race([powerAction(vmid, action, log), untilAborted(signal)]);
+}
+
+async function powerAction(vmid: string, action: PowerAction, log: (m: string) => void): Promise<void> {
   const conf = loadVm(vmid);
   checkNotLocked(conf);
   switch (action) {
@@ -94,6 +107,14 @@ export function guestRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return { data: rows };
   });
 
+  // As Proxmox's /cluster/nextid: the lowest VMID from 100 that no guest has (whoever may see it).
+  app.get('/cluster/nextid', async () => {
+    const taken = new Set(listVmids().map(Number));
+    let id = 100;
+    while (taken.has(id)) id++;
+    return { data: String(id) };
+  });
+
   app.get<{ Params: { node: string; vmid: string } }>('/nodes/:node/qemu/:vmid/config', { schema: { params: NODE_VMID } }, async (req) => {
     checkNode(ctx, req.params.node);
     req.access.need(`/vms/${req.params.vmid}`, 'VM.Audit');
@@ -116,7 +137,7 @@ export function guestRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { vmid, action } = req.params;
     req.access.need(`/vms/${vmid}`, 'VM.PowerMgmt');
     checkVm(vmid);
-    return { data: ctx.runner.start(`qm${action}`, vmid, authid(req), (task) => power(vmid, action, (m) => task.log(m))) };
+    return { data: ctx.runner.start(`qm${action}`, vmid, authid(req), (task, signal) => power(vmid, action, (m) => task.log(m), signal)) };
   });
 
   app.get<{ Params: { node: string; vmid: string } }>('/nodes/:node/qemu/:vmid/backups', { schema: { params: NODE_VMID } }, async (req) => {

@@ -1,0 +1,108 @@
+import { useState } from 'preact/hooks';
+import { api, errorText, seg } from '../api';
+import { Dialog } from '../components/dialog';
+import { ErrorMessage } from '../components/error-message';
+import { useApp } from '../context';
+import { hasContent } from '../data';
+import type { StorageEntry } from '../types';
+
+interface BackupNowProps {
+  vmid: string;
+  storages: readonly StorageEntry[];
+  onClose: () => void;
+  /** The backup task started; the caller opens the task viewer. */
+  onStarted: (upid: string) => void;
+}
+
+type Mode = 'snapshot' | 'suspend' | 'stop';
+type Compress = '0' | 'zstd' | 'gzip' | 'lzo';
+
+export function BackupNowDialog({ vmid, storages, onClose, onStarted }: BackupNowProps) {
+  const { node, can } = useApp();
+  const targets = storages.filter((s) => hasContent(s, 'backup') && s.status === 'active' && can(`/storage/${s.storage}`, 'Datastore.AllocateSpace'));
+  const [storageChoice, setStorage] = useState('');
+  const storage = storageChoice || ((targets.find((s) => s.type === 'datastore') ?? targets[0])?.storage ?? '');
+  const [mode, setMode] = useState<Mode>('snapshot');
+  const [compress, setCompress] = useState<Compress>('zstd');
+  const [protect, setProtect] = useState(false);
+  const [notes, setNotes] = useState('{{guestname}}');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  const target = targets.find((s) => s.storage === storage);
+  const isDatastore = target?.type === 'datastore';
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!storage) {
+      setError('Choose a storage for the backup.');
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      const body = { vmid, storage, mode, compress, protected: protect, 'notes-template': notes };
+      const upid = await api<string>('POST', `/nodes/${seg(node)}/vzdump`, body);
+      onStarted(upid);
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Back up guest ${vmid} now`} onClose={onClose} testId="backup-dialog">
+      <form class="form" onSubmit={(e) => void submit(e)} id="backup-now-form">
+        <label>
+          Storage
+          <select value={storage} onChange={(e) => setStorage(e.currentTarget.value)} data-testid="backup-storage">
+            {targets.length === 0 && <option value="">no storage you may back up to</option>}
+            {targets.map((s) => (
+              <option key={s.storage} value={s.storage}>
+                {s.storage} ({s.type})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Mode
+          <select value={mode} onChange={(e) => setMode(e.currentTarget.value as Mode)} data-testid="backup-mode">
+            <option value="snapshot">Snapshot (guest keeps running)</option>
+            <option value="suspend">Suspend (paused while the view is taken)</option>
+            <option value="stop">Stop (shut down, back up, boot again)</option>
+          </select>
+        </label>
+        <label>
+          Compression
+          <select value={compress} onChange={(e) => setCompress(e.currentTarget.value as Compress)} data-testid="backup-compress">
+            <option value="0">none</option>
+            <option value="zstd">ZSTD (fast and good)</option>
+            <option value="gzip">GZIP</option>
+            <option value="lzo">LZO</option>
+          </select>
+          {isDatastore && <span class="hint">Ignored by datastores: they compress and de-duplicate chunks themselves.</span>}
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={protect} onChange={(e) => setProtect(e.currentTarget.checked)} data-testid="backup-protected" />
+          Protected (prune and delete leave it alone)
+        </label>
+        <label>
+          Notes
+          <input type="text" value={notes} onInput={(e) => setNotes(e.currentTarget.value)} data-testid="backup-notes" />
+          <span class="hint">
+            Template: {'{{guestname}}'}, {'{{vmid}}'}, {'{{node}}'}, {'{{cluster}}'} are replaced.
+          </span>
+        </label>
+        <ErrorMessage error={error} />
+        <div class="form-actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={busy || targets.length === 0} data-testid="backup-submit">
+            {busy ? 'Starting…' : 'Back up'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
