@@ -1,5 +1,4 @@
-/** The daemon's HTTP API and its authentication. */
-export * from './app.js';
+/** The daemon's authentication and certificate (the API itself, app.js, is loaded by the daemon only). */
 export * from './cert.js';
 export * from './first-start.js';
 export * from './auth/index.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { GuestvaultError } from '../../errors.js';
-import { ADMIN_USER, buildServer, certInfo, ensureAdmin, ensureCertificate } from '../../server/index.js';
+import { ADMIN_USER, certInfo, ensureAdmin, ensureCertificate } from '../../server/index.js';
 import { VERSION } from '../version.js';
 import { guestvaultHome } from '../../home.js';
 import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
@@ -41,6 +41,8 @@ export function daemonCommand(): Command {
         const { cert, key } = ensureCertificate(node);
         const admin = await ensureAdmin();
         if (admin) stamp(`first start: log in as ${ADMIN_USER} with the password in ${admin} (change it with \`guestvault user passwd ${ADMIN_USER}\`)`);
+        // Loaded only here: fastify and the routes would slow every other command's start.
+        const { buildServer } = await import('../../server/app.js');
         api = await buildServer({ cert, key, node, version: VERSION, runner, webRoot: WEB_ROOT });
         const address = await api.listen({ port: Number(o.port), host: o.listen });
         const port = new URL(address).port;
