@@ -74,3 +74,8 @@ export function vmidOf(e: { vmid?: string | number; volid: string }): string {
   const m = /(?:vm|ct)\/(\d+)\/|vzdump-(?:qemu|lxc)-(\d+)-/.exec(e.volid);
   return m ? (m[1] ?? m[2] ?? '') : '';
 }
+
+/** A guest's state as its list and page show it: "running", or "running (paused)" when QEMU says more. */
+export function guestState(g: { status: string; qmpstatus?: string | null }): string {
+  return g.qmpstatus && g.qmpstatus !== g.status ? `${g.status} (${g.qmpstatus})` : g.status;
+}

@@ -1,6 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
-import { errorText } from '../api';
+import { useSubmit } from '../use-submit';
 import { Dialog } from './dialog';
 import { ErrorMessage } from './error-message';
 
@@ -15,20 +14,12 @@ interface ConfirmProps {
 }
 
 export function ConfirmDialog({ title, children, confirmLabel, danger, onConfirm, onClose }: ConfirmProps) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-
-  const run = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const { busy, error, run } = useSubmit();
+  const confirm = () =>
+    run(async () => {
       await onConfirm();
       onClose();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <Dialog
@@ -40,7 +31,7 @@ export function ConfirmDialog({ title, children, confirmLabel, danger, onConfirm
           <button type="button" onClick={onClose} data-testid="confirm-cancel">
             Cancel
           </button>
-          <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={() => void run()} data-testid="confirm-ok">
+          <button type="button" class={danger ? 'danger' : 'primary'} disabled={busy} onClick={() => void confirm()} data-testid="confirm-ok">
             {busy ? 'Working…' : confirmLabel}
           </button>
         </>

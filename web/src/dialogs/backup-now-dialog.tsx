@@ -1,10 +1,13 @@
 import { useState } from 'preact/hooks';
-import { api, errorText, seg } from '../api';
+import { api, seg } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
+import { FormActions } from '../components/form-actions';
+import { StorageOptions } from '../components/storage-options';
 import { useApp } from '../context';
 import { hasContent } from '../data';
 import type { StorageEntry } from '../types';
+import { useSubmit } from '../use-submit';
 
 interface BackupNowProps {
   vmid: string;
@@ -26,42 +29,32 @@ export function BackupNowDialog({ vmid, storages, onClose, onStarted }: BackupNo
   const [compress, setCompress] = useState<Compress>('zstd');
   const [protect, setProtect] = useState(false);
   const [notes, setNotes] = useState('{{guestname}}');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const form = useSubmit();
 
   const target = targets.find((s) => s.storage === storage);
   const isDatastore = target?.type === 'datastore';
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     if (!storage) {
-      setError('Choose a storage for the backup.');
+      form.setError('Choose a storage for the backup.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    void form.run(async () => {
       const body = { vmid, storage, mode, compress, protected: protect, 'notes-template': notes };
       const upid = await api<string>('POST', `/nodes/${seg(node)}/vzdump`, body);
       onStarted(upid);
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Dialog title={`Back up guest ${vmid} now`} onClose={onClose} testId="backup-dialog">
-      <form class="form" onSubmit={(e) => void submit(e)} id="backup-now-form">
+      <form class="form" onSubmit={submit} id="backup-now-form">
         <label>
           Storage
           <select value={storage} onChange={(e) => setStorage(e.currentTarget.value)} data-testid="backup-storage">
             {targets.length === 0 && <option value="">no storage you may back up to</option>}
-            {targets.map((s) => (
-              <option key={s.storage} value={s.storage}>
-                {s.storage} ({s.type})
-              </option>
-            ))}
+            <StorageOptions storages={targets} />
           </select>
         </label>
         <label>
@@ -93,15 +86,8 @@ export function BackupNowDialog({ vmid, storages, onClose, onStarted }: BackupNo
             Template: {'{{guestname}}'}, {'{{vmid}}'}, {'{{node}}'}, {'{{cluster}}'} are replaced.
           </span>
         </label>
-        <ErrorMessage error={error} />
-        <div class="form-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy || targets.length === 0} data-testid="backup-submit">
-            {busy ? 'Starting…' : 'Back up'}
-          </button>
-        </div>
+        <ErrorMessage error={form.error} />
+        <FormActions onCancel={onClose} busy={form.busy} disabled={targets.length === 0} busyLabel="Starting…" label="Back up" testId="backup-submit" />
       </form>
     </Dialog>
   );

@@ -1,18 +1,20 @@
 import { useState } from 'preact/hooks';
-import { formatKeepOptions, KEEP_COUNT_OPTIONS, parseKeepOptions, type KeepCountOption, type KeepOptions } from '../../../src/retention/keep-options.js';
+import { formatKeepOptions, KEEP_COUNT_OPTIONS, parseKeepOptions, type KeepCountOption } from '../../../src/retention/keep-options.js';
 import { api, errorText, seg } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
+import { FormActions } from '../components/form-actions';
 import { SchedulePreview, useScheduleAnalysis } from '../components/schedule-preview';
 import { useApp } from '../context';
 import { hasContent } from '../data';
 import { idList, truthy } from '../format';
+import { keepOptionsOf, type KeepFields } from '../keep-fields';
 import { KEEP_LABEL } from '../keep-labels';
 import type { BackupJob, GuestEntry, StorageEntry } from '../types';
+import { useSubmit } from '../use-submit';
 
 type Selection = 'all' | 'include' | 'exclude';
 type Mode = 'snapshot' | 'suspend' | 'stop';
-type Keep = Record<KeepCountOption, string>;
 
 interface JobDialogProps {
   /** Undefined: a new job. */
@@ -28,8 +30,8 @@ const SCHEDULE_EXAMPLES = ['daily', 'weekly', 'hourly', 'mon..fri 23:00', 'sat 0
 /** Optional keys a PUT removes with `delete` when the form leaves them empty. */
 const OPTIONAL_KEYS = ['vmid', 'all', 'exclude', 'node', 'compress', 'prune-backups', 'notes-template', 'comment'] as const;
 
-function keepFromJob(text: string | undefined): { keep: Keep; keepAll: boolean; error?: string } {
-  const keep = Object.fromEntries(KEEP_COUNT_OPTIONS.map((o) => [o, ''])) as Keep;
+function keepFromJob(text: string | undefined): { keep: KeepFields; keepAll: boolean; error?: string } {
+  const keep = Object.fromEntries(KEEP_COUNT_OPTIONS.map((o) => [o, ''])) as KeepFields;
   if (!text) return { keep, keepAll: false };
   try {
     const parsed = parseKeepOptions(text);
@@ -41,16 +43,9 @@ function keepFromJob(text: string | undefined): { keep: Keep; keepAll: boolean; 
 }
 
 /** The form's counts as a prune-backups string; throws with a message naming the bad field. */
-function pruneString(keep: Keep, keepAll: boolean): string {
+function pruneString(keep: KeepFields, keepAll: boolean): string {
   if (keepAll) return 'keep-all=1';
-  const opts: KeepOptions = {};
-  for (const o of KEEP_COUNT_OPTIONS) {
-    const v = keep[o].trim();
-    if (v === '') continue;
-    if (!/^[0-9]+$/.test(v)) throw new Error(`${o}: "${v}" is not a whole number ≥ 0`);
-    opts[o] = Number(v);
-  }
-  return formatKeepOptions(opts);
+  return formatKeepOptions(keepOptionsOf(keep));
 }
 
 export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialogProps) {
@@ -71,14 +66,13 @@ export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialog
   const storage = storageChoice || ((backupStorages.find((s) => s.type === 'datastore') ?? backupStorages[0])?.storage ?? '');
   const [mode, setMode] = useState<Mode>(job?.mode ?? 'snapshot');
   const [compress, setCompress] = useState(job?.compress ?? '');
-  const [keep, setKeep] = useState<Keep>(initialKeep.keep);
+  const [keep, setKeep] = useState<KeepFields>(initialKeep.keep);
   const [keepAll, setKeepAll] = useState(initialKeep.keepAll);
   const [notes, setNotes] = useState(job?.['notes-template'] ?? '{{guestname}}');
   const [enabled, setEnabled] = useState(job ? truthy(job.enabled) : true);
   const [repeatMissed, setRepeatMissed] = useState(job ? truthy(job['repeat-missed']) : false);
   const [comment, setComment] = useState(job?.comment ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(initialKeep.error);
+  const form = useSubmit(initialKeep.error);
   const analysis = useScheduleAnalysis(schedule);
 
   const idError = creating && id.trim() !== '' && !JOB_ID_RE.test(id.trim()) ? 'Up to 50 letters, digits, ".", "_" or "-", starting with a letter or digit.' : undefined;
@@ -98,14 +92,14 @@ export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialog
     setPicked(next);
   };
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     if (idError || selectionError || keepError) {
-      setError(idError ?? selectionError ?? keepError);
+      form.setError(idError ?? selectionError ?? keepError);
       return;
     }
     if (analysis.state === 'error') {
-      setError(`Schedule: ${analysis.message}`);
+      form.setError(`Schedule: ${analysis.message}`);
       return;
     }
     const body: Record<string, string | boolean> = { schedule: schedule.trim(), enabled, 'repeat-missed': repeatMissed, mode };
@@ -120,9 +114,7 @@ export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialog
     if (notes.trim()) body['notes-template'] = notes;
     if (comment.trim()) body.comment = comment.trim();
 
-    setBusy(true);
-    setError(undefined);
-    try {
+    void form.run(async () => {
       if (creating) {
         if (id.trim()) body.id = id.trim();
         await api<BackupJob>('POST', '/cluster/backup', body);
@@ -132,17 +124,14 @@ export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialog
         await api<BackupJob>('PUT', `/cluster/backup/${seg(job.id)}`, body);
       }
       onSaved();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
 
   const setKeepValue = (o: KeepCountOption, v: string) => setKeep({ ...keep, [o]: v });
 
   return (
     <Dialog title={creating ? 'Create backup job' : `Edit backup job ${job.id}`} onClose={onClose} testId="job-dialog" wide>
-      <form class="form form-2col" onSubmit={(e) => void submit(e)}>
+      <form class="form form-2col" onSubmit={submit}>
         {creating && (
           <label>
             ID
@@ -276,16 +265,9 @@ export function JobDialog({ job, guests, storages, onClose, onSaved }: JobDialog
         </label>
 
         <div class="span-2">
-          <ErrorMessage error={error} />
+          <ErrorMessage error={form.error} />
         </div>
-        <div class="form-actions span-2">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy} data-testid="job-submit">
-            {busy ? 'Saving…' : creating ? 'Create' : 'Save'}
-          </button>
-        </div>
+        <FormActions span onCancel={onClose} busy={form.busy} busyLabel="Saving…" label={creating ? 'Create' : 'Save'} testId="job-submit" />
       </form>
     </Dialog>
   );

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
-import { errorText } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
+import { FormActions } from '../components/form-actions';
+import { useSubmit } from '../use-submit';
 
 interface NotesProps {
   volid: string;
@@ -12,39 +13,26 @@ interface NotesProps {
 
 export function NotesDialog({ volid, notes, onSave, onClose }: NotesProps) {
   const [text, setText] = useState(notes);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const form = useSubmit();
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void form.run(async () => {
       await onSave(text);
       onClose();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Dialog title="Edit notes" onClose={onClose} testId="notes-dialog">
-      <form class="form" onSubmit={(e) => void submit(e)}>
+      <form class="form" onSubmit={submit}>
         <p class="muted break">{volid}</p>
         <label>
           Notes
           <textarea rows={5} value={text} onInput={(e) => setText(e.currentTarget.value)} data-testid="notes-input" />
         </label>
-        <ErrorMessage error={error} />
-        <div class="form-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy} data-testid="notes-submit">
-            {busy ? 'Saving…' : 'Save'}
-          </button>
-        </div>
+        <ErrorMessage error={form.error} />
+        <FormActions onCancel={onClose} busy={form.busy} busyLabel="Saving…" label="Save" testId="notes-submit" />
       </form>
     </Dialog>
   );

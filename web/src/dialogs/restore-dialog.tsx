@@ -1,11 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorText, get, seg } from '../api';
+import { api, get, seg } from '../api';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/error-message';
+import { FormActions } from '../components/form-actions';
+import { StorageOptions } from '../components/storage-options';
 import { useApp } from '../context';
 import { freeVmid, hasContent } from '../data';
 import { formatTime, vmidOf } from '../format';
 import type { ContentEntry, GuestEntry, StorageEntry } from '../types';
+import { useSubmit } from '../use-submit';
 
 interface RestoreProps {
   backup: ContentEntry;
@@ -31,8 +34,7 @@ export function RestoreDialog({ backup, guests, storages, onClose, onStarted }: 
   }, []);
   const [force, setForce] = useState(false);
   const [storage, setStorage] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const form = useSubmit();
 
   const diskStorages = storages.filter((s) => hasContent(s, 'images') && s.status === 'active');
   const exists = guests.some((g) => String(g.vmid) === vmid.trim());
@@ -47,25 +49,20 @@ export function RestoreDialog({ backup, guests, storages, onClose, onStarted }: 
     if (!on && vmid === sourceVmid) setVmid(free);
   };
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     if (vmidError) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void form.run(async () => {
       const body: Record<string, string | boolean> = { vmid: vmid.trim(), archive: backup.volid };
       if (storage) body.storage = storage;
       if (force) body.force = true;
       onStarted(await api<string>('POST', `/nodes/${seg(node)}/qemu`, body));
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Dialog title="Restore backup" onClose={onClose} testId="restore-dialog">
-      <form class="form" onSubmit={(e) => void submit(e)}>
+      <form class="form" onSubmit={submit}>
         <p class="restore-source">
           <strong>{backup.volid}</strong>
           <br />
@@ -103,22 +100,11 @@ export function RestoreDialog({ backup, guests, storages, onClose, onStarted }: 
           Target storage for disks
           <select value={storage} onChange={(e) => setStorage(e.currentTarget.value)} data-testid="restore-storage">
             <option value="">As in the backup's configuration</option>
-            {diskStorages.map((s) => (
-              <option key={s.storage} value={s.storage}>
-                {s.storage} ({s.type})
-              </option>
-            ))}
+            <StorageOptions storages={diskStorages} />
           </select>
         </label>
-        <ErrorMessage error={error} />
-        <div class="form-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy || vmidError !== undefined} data-testid="restore-submit">
-            {busy ? 'Starting…' : 'Restore'}
-          </button>
-        </div>
+        <ErrorMessage error={form.error} />
+        <FormActions onCancel={onClose} busy={form.busy} disabled={vmidError !== undefined} busyLabel="Starting…" label="Restore" testId="restore-submit" />
       </form>
     </Dialog>
   );

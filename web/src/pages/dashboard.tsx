@@ -1,12 +1,14 @@
 import { getList, seg } from '../api';
+import { DataTable, MessageRow } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
-import { LastBackupCell, NextBackupCell } from '../components/last-backup';
+import { GuestTable } from '../components/guest-table';
+import { PageHead } from '../components/page-head';
 import { ResultBadge } from '../components/result-badge';
 import { UsageBar } from '../components/usage-bar';
 import { useApp } from '../context';
 import { loadGuests, loadStorages } from '../data';
 import { formatTime } from '../format';
-import { href, navigate } from '../router';
+import { href } from '../router';
 import type { TaskEntry } from '../types';
 import { useApiData, useInterval } from '../use-api';
 
@@ -31,12 +33,7 @@ export function DashboardPage() {
 
   return (
     <section class="page">
-      <div class="page-head">
-        <h1>Dashboard</h1>
-        <button type="button" onClick={() => { guests.reload(); storages.reload(); failed.reload(); }}>
-          Refresh
-        </button>
-      </div>
+      <PageHead title="Dashboard" onRefresh={() => { guests.reload(); storages.reload(); failed.reload(); }} />
 
       <div class="tiles">
         <div class="tile">
@@ -56,54 +53,10 @@ export function DashboardPage() {
       <div class="panel">
         <h2>Guests and their backups</h2>
         <ErrorMessage error={guests.error} />
-        <div class="table-wrap">
-          <table class="table responsive" data-testid="dashboard-guests">
-            <thead>
-              <tr>
-                <th>VMID</th>
-                <th>Name</th>
-                <th>Status</th>
-                <th>Last backup</th>
-                <th>Next backup</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((g) => (
-                <tr key={g.vmid} class="clickable" onClick={() => navigate('guests', g.vmid)} data-testid={`guest-row-${g.vmid}`}>
-                  <td data-label="VMID">
-                    <a href={href('guests', g.vmid)} onClick={(e) => e.stopPropagation()}>
-                      {g.vmid}
-                    </a>
-                  </td>
-                  <td data-label="Name">{g.name}</td>
-                  <td data-label="Status">
-                    <span class={`status status-${g.status}`}>{g.status}</span>
-                  </td>
-                  <td data-label="Last backup">
-                    <LastBackupCell last={g.lastbackup} />
-                  </td>
-                  <td data-label="Next backup">
-                    <NextBackupCell next={g.nextbackup} />
-                  </td>
-                </tr>
-              ))}
-              {guests.data && list.length === 0 && (
-                <tr>
-                  <td colSpan={5} class="muted">
-                    No guests (or none you may see).
-                  </td>
-                </tr>
-              )}
-              {guests.loading && !guests.data && (
-                <tr>
-                  <td colSpan={5} class="muted">
-                    Loading…
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <GuestTable guests={list} testId="dashboard-guests">
+          {guests.data && list.length === 0 && <MessageRow colSpan={5}>No guests (or none you may see).</MessageRow>}
+          {guests.loading && !guests.data && <MessageRow colSpan={5}>Loading…</MessageRow>}
+        </GuestTable>
       </div>
 
       <div class="panel-grid">
@@ -112,35 +65,28 @@ export function DashboardPage() {
           <ErrorMessage error={failed.error} />
           {failed.data && failed.data.data.length === 0 && <p class="ok-message">No failed tasks in the last 7 days.</p>}
           {failed.data && failed.data.data.length > 0 && (
-            <div class="table-wrap">
-              <table class="table responsive" data-testid="dashboard-failed-tasks">
-                <thead>
-                  <tr>
-                    <th>Start</th>
-                    <th>Type</th>
-                    <th>ID</th>
-                    <th>Error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {failed.data.data.map((t) => (
-                    <tr key={t.upid} class="clickable" onClick={() => openTask(t.upid)} data-testid="failed-task-row" data-upid={t.upid}>
-                      <td data-label="Start" class="nowrap">{formatTime(t.starttime)}</td>
-                      <td data-label="Type">{t.type}</td>
-                      <td data-label="ID">{t.id}</td>
-                      <td data-label="Error">
-                        <ResultBadge status={t.status} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              {failed.data.total > failed.data.data.length && (
-                <p class="muted">
-                  {failed.data.total - failed.data.data.length} more on the <a href="#/tasks">Tasks</a> page.
-                </p>
-              )}
-            </div>
+            <DataTable
+              columns={['Start', 'Type', 'ID', 'Error']}
+              testId="dashboard-failed-tasks"
+              after={
+                failed.data.total > failed.data.data.length && (
+                  <p class="muted">
+                    {failed.data.total - failed.data.data.length} more on the <a href="#/tasks">Tasks</a> page.
+                  </p>
+                )
+              }
+            >
+              {failed.data.data.map((t) => (
+                <tr key={t.upid} class="clickable" onClick={() => openTask(t.upid)} data-testid="failed-task-row" data-upid={t.upid}>
+                  <td data-label="Start" class="nowrap">{formatTime(t.starttime)}</td>
+                  <td data-label="Type">{t.type}</td>
+                  <td data-label="ID">{t.id}</td>
+                  <td data-label="Error">
+                    <ResultBadge status={t.status} />
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </div>
 

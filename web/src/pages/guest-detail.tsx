@@ -2,12 +2,14 @@ import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, errorText, get, seg } from '../api';
 import { useBackupActions } from '../components/backup-actions';
+import { DataTable, MessageRow } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
 import { LastBackupCell, NextBackupCell } from '../components/last-backup';
+import { RefreshButton } from '../components/page-head';
 import { useApp } from '../context';
 import { BackupNowDialog } from '../dialogs/backup-now-dialog';
 import { loadGuests, loadStorages } from '../data';
-import { formatBytes, formatTime, truthy } from '../format';
+import { formatBytes, formatTime, guestState, truthy } from '../format';
 import { href } from '../router';
 import type { ContentEntry, GuestConfig, GuestStatus } from '../types';
 import { useApiData, useInterval } from '../use-api';
@@ -66,7 +68,7 @@ export function GuestDetailPage({ vmid }: { vmid: string }) {
   };
 
   const st = status.data;
-  const stateText = st ? (st.qmpstatus && st.qmpstatus !== st.status ? `${st.status} (${st.qmpstatus})` : st.status) : '…';
+  const stateText = st ? guestState(st) : '…';
   const configRows = Object.entries(config.data ?? {}).filter(([k]) => k !== 'description' && k !== 'digest').sort(([a], [b]) => a.localeCompare(b));
 
   return (
@@ -141,57 +143,33 @@ export function GuestDetailPage({ vmid }: { vmid: string }) {
       <div class="panel">
         <div class="panel-head">
           <h2>Backups on all storages</h2>
-          <button type="button" class="small" onClick={backups.reload}>
-            Refresh
-          </button>
+          <RefreshButton small onClick={backups.reload} />
         </div>
         <ErrorMessage error={backups.error !== config.error ? backups.error : undefined} />
         <ErrorMessage error={actions.error} />
-        <div class="table-wrap">
-          <table class="table responsive" data-testid="guest-backups">
-            <thead>
-              <tr>
-                <th>Date</th>
-                <th>Storage</th>
-                <th>Format</th>
-                <th>Size</th>
-                <th>Notes</th>
-                <th>Protected</th>
-                <th>Verified</th>
-                <th>Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(backups.data ?? []).map((b) => (
-                <tr key={b.volid} data-testid="content-row" data-volid={b.volid}>
-                  <td data-label="Date" class="nowrap">
-                    {formatTime(b.ctime)}
-                  </td>
-                  <td data-label="Storage">
-                    <a href={href('storages', b.storage ?? '')}>{b.storage}</a>
-                  </td>
-                  <td data-label="Format">{b.format}</td>
-                  <td data-label="Size" class="num">
-                    {formatBytes(b.size)}
-                  </td>
-                  <td data-label="Notes" class="notes-cell">
-                    {b.notes}
-                  </td>
-                  <td data-label="Protected">{truthy(b.protected) ? <span class="badge badge-protected">protected</span> : ''}</td>
-                  <td data-label="Verified">{b.verification ? <span class={`badge badge-${b.verification === 'ok' ? 'ok' : 'error'}`}>{b.verification}</span> : <span class="muted">none</span>}</td>
-                  <td data-label="">{actions.buttons(b, b.storage ?? b.volid.split(':')[0] ?? '')}</td>
-                </tr>
-              ))}
-              {backups.data && backups.data.length === 0 && (
-                <tr>
-                  <td colSpan={8} class="muted">
-                    No backups of this guest on any storage you may see.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Date', 'Storage', 'Format', 'Size', 'Notes', 'Protected', 'Verified', 'Actions']} testId="guest-backups">
+          {(backups.data ?? []).map((b) => (
+            <tr key={b.volid} data-testid="content-row" data-volid={b.volid}>
+              <td data-label="Date" class="nowrap">
+                {formatTime(b.ctime)}
+              </td>
+              <td data-label="Storage">
+                <a href={href('storages', b.storage ?? '')}>{b.storage}</a>
+              </td>
+              <td data-label="Format">{b.format}</td>
+              <td data-label="Size" class="num">
+                {formatBytes(b.size)}
+              </td>
+              <td data-label="Notes" class="notes-cell">
+                {b.notes}
+              </td>
+              <td data-label="Protected">{truthy(b.protected) ? <span class="badge badge-protected">protected</span> : ''}</td>
+              <td data-label="Verified">{b.verification ? <span class={`badge badge-${b.verification === 'ok' ? 'ok' : 'error'}`}>{b.verification}</span> : <span class="muted">none</span>}</td>
+              <td data-label="">{actions.buttons(b, b.storage ?? b.volid.split(':')[0] ?? '')}</td>
+            </tr>
+          ))}
+          {backups.data && backups.data.length === 0 && <MessageRow colSpan={8}>No backups of this guest on any storage you may see.</MessageRow>}
+        </DataTable>
       </div>
 
       {actions.dialogs}

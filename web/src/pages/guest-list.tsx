@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
+import { MessageRow } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
-import { LastBackupCell, NextBackupCell } from '../components/last-backup';
+import { GuestTable } from '../components/guest-table';
+import { PageHead } from '../components/page-head';
 import { useApp } from '../context';
 import { loadGuests } from '../data';
-import { href, navigate } from '../router';
 import { useApiData } from '../use-api';
 
 export function GuestListPage() {
@@ -16,64 +17,14 @@ export function GuestListPage() {
 
   return (
     <section class="page">
-      <div class="page-head">
-        <h1>Guests</h1>
+      <PageHead title="Guests" onRefresh={guests.reload}>
         <input type="search" placeholder="Filter by VMID or name" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="guest-filter" />
-        <button type="button" onClick={guests.reload}>
-          Refresh
-        </button>
-      </div>
+      </PageHead>
       <ErrorMessage error={guests.error} />
-      <div class="table-wrap">
-        <table class="table responsive">
-          <thead>
-            <tr>
-              <th>VMID</th>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Last backup</th>
-              <th>Next backup</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((g) => (
-              <tr key={g.vmid} class="clickable" onClick={() => navigate('guests', g.vmid)} data-testid={`guest-row-${g.vmid}`}>
-                <td data-label="VMID">
-                  <a href={href('guests', g.vmid)} onClick={(e) => e.stopPropagation()}>
-                    {g.vmid}
-                  </a>
-                </td>
-                <td data-label="Name">{g.name}</td>
-                <td data-label="Status">
-                  <span class={`status status-${g.status}`}>{g.qmpstatus && g.qmpstatus !== g.status ? `${g.status} (${g.qmpstatus})` : g.status}</span>
-                  {g.lock && <span class="badge badge-warn">locked: {g.lock}</span>}
-                  {g.error && <div class="cell-error">{g.error}</div>}
-                </td>
-                <td data-label="Last backup">
-                  <LastBackupCell last={g.lastbackup} />
-                </td>
-                <td data-label="Next backup">
-                  <NextBackupCell next={g.nextbackup} />
-                </td>
-              </tr>
-            ))}
-            {guests.data && shown.length === 0 && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  {filter ? 'No guest matches the filter.' : 'No guests (or none you may see).'}
-                </td>
-              </tr>
-            )}
-            {guests.loading && !guests.data && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  Loading…
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <GuestTable guests={shown} full>
+        {guests.data && shown.length === 0 && <MessageRow colSpan={5}>{filter ? 'No guest matches the filter.' : 'No guests (or none you may see).'}</MessageRow>}
+        {guests.loading && !guests.data && <MessageRow colSpan={5}>Loading…</MessageRow>}
+      </GuestTable>
     </section>
   );
 }

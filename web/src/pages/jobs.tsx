@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, errorText, get, seg } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
+import { DataTable, MessageRow } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
+import { PageHead } from '../components/page-head';
 import { ResultBadge } from '../components/result-badge';
 import { useApp } from '../context';
 import { loadGuests, loadStorages } from '../data';
@@ -51,117 +53,83 @@ export function JobsPage() {
 
   return (
     <section class="page">
-      <div class="page-head">
-        <h1>Backup jobs</h1>
+      <PageHead title="Backup jobs" onRefresh={jobs.reload}>
         {mayModify && (
           <button type="button" class="primary" onClick={() => setEditing({})} data-testid="job-create">
             Create
           </button>
         )}
-        <button type="button" onClick={jobs.reload}>
-          Refresh
-        </button>
-      </div>
+      </PageHead>
       <ErrorMessage error={jobs.error} />
       <ErrorMessage error={rowError} />
-      <div class="table-wrap">
-        <table class="table responsive" data-testid="job-table">
-          <thead>
-            <tr>
-              <th>Enabled</th>
-              <th>ID</th>
-              <th>Schedule</th>
-              <th>Storage</th>
-              <th>Guests</th>
-              <th>Retention</th>
-              <th>Next run</th>
-              <th>Last run</th>
-              <th>Comment</th>
-              {mayModify && <th>Actions</th>}
+      <DataTable columns={['Enabled', 'ID', 'Schedule', 'Storage', 'Guests', 'Retention', 'Next run', 'Last run', 'Comment', mayModify && 'Actions']} testId="job-table">
+        {(jobs.data ?? []).map((job) => {
+          const last = lastRunOf(job);
+          const running = last?.state === 'started' || job.running === true;
+          return (
+            <tr key={job.id} data-testid={`job-row-${job.id}`} class={truthy(job.enabled) ? undefined : 'disabled-row'}>
+              <td data-label="Enabled">{truthy(job.enabled) ? '✓ yes' : 'no'}</td>
+              <td data-label="ID" class="nowrap">
+                {job.id}
+              </td>
+              <td data-label="Schedule" class="nowrap mono">
+                {job.schedule}
+              </td>
+              <td data-label="Storage">{job.storage ?? <span class="muted">default</span>}</td>
+              <td data-label="Guests">{selectionText(job)}</td>
+              <td data-label="Retention" class="small-text">
+                {job['prune-backups'] ? job['prune-backups'].split(',').join(', ') : <span class="muted">storage's</span>}
+              </td>
+              <td data-label="Next run" class="nowrap">
+                {job['next-run'] ? (
+                  <>
+                    {formatTime(job['next-run'])}
+                    <div class="muted">{relativeTime(job['next-run'])}</div>
+                  </>
+                ) : (
+                  <span class="muted">{truthy(job.enabled) ? 'never' : 'disabled'}</span>
+                )}
+              </td>
+              <td data-label="Last run" class="nowrap">
+                {last ? (
+                  <button
+                    type="button"
+                    class="link"
+                    disabled={!last.upid}
+                    onClick={() => last.upid && openTask(last.upid, { onDone: jobs.reload })}
+                    title={last.upid ? 'Show the task log' : undefined}
+                    data-testid="job-last-run"
+                  >
+                    <ResultBadge status={running ? undefined : (last.status ?? undefined)} /> {last.time !== undefined ? formatTime(last.time) : ''}
+                  </button>
+                ) : (
+                  <span class="muted">not yet</span>
+                )}
+              </td>
+              <td data-label="Comment" class="comment-cell">
+                {job.comment}
+              </td>
+              {mayModify && (
+                <td data-label="" class="nowrap">
+                  <span class="row-actions">
+                    <button type="button" class="small" onClick={() => setEditing({ job })} data-testid="job-edit">
+                      Edit
+                    </button>
+                    <button type="button" class="small" disabled={running} onClick={() => void runNow(job)} data-testid="job-run-now">
+                      Run now
+                    </button>
+                    <button type="button" class="small danger" onClick={() => setDeleting(job)} data-testid="job-delete">
+                      Delete
+                    </button>
+                  </span>
+                </td>
+              )}
             </tr>
-          </thead>
-          <tbody>
-            {(jobs.data ?? []).map((job) => {
-              const last = lastRunOf(job);
-              const running = last?.state === 'started' || job.running === true;
-              return (
-                <tr key={job.id} data-testid={`job-row-${job.id}`} class={truthy(job.enabled) ? undefined : 'disabled-row'}>
-                  <td data-label="Enabled">{truthy(job.enabled) ? '✓ yes' : 'no'}</td>
-                  <td data-label="ID" class="nowrap">
-                    {job.id}
-                  </td>
-                  <td data-label="Schedule" class="nowrap mono">
-                    {job.schedule}
-                  </td>
-                  <td data-label="Storage">{job.storage ?? <span class="muted">default</span>}</td>
-                  <td data-label="Guests">{selectionText(job)}</td>
-                  <td data-label="Retention" class="small-text">
-                    {job['prune-backups'] ? job['prune-backups'].split(',').join(', ') : <span class="muted">storage's</span>}
-                  </td>
-                  <td data-label="Next run" class="nowrap">
-                    {job['next-run'] ? (
-                      <>
-                        {formatTime(job['next-run'])}
-                        <div class="muted">{relativeTime(job['next-run'])}</div>
-                      </>
-                    ) : (
-                      <span class="muted">{truthy(job.enabled) ? 'never' : 'disabled'}</span>
-                    )}
-                  </td>
-                  <td data-label="Last run" class="nowrap">
-                    {last ? (
-                      <button
-                        type="button"
-                        class="link"
-                        disabled={!last.upid}
-                        onClick={() => last.upid && openTask(last.upid, { onDone: jobs.reload })}
-                        title={last.upid ? 'Show the task log' : undefined}
-                        data-testid="job-last-run"
-                      >
-                        <ResultBadge status={running ? undefined : (last.status ?? undefined)} /> {last.time !== undefined ? formatTime(last.time) : ''}
-                      </button>
-                    ) : (
-                      <span class="muted">not yet</span>
-                    )}
-                  </td>
-                  <td data-label="Comment" class="comment-cell">
-                    {job.comment}
-                  </td>
-                  {mayModify && (
-                    <td data-label="" class="nowrap">
-                      <span class="row-actions">
-                        <button type="button" class="small" onClick={() => setEditing({ job })} data-testid="job-edit">
-                          Edit
-                        </button>
-                        <button type="button" class="small" disabled={running} onClick={() => void runNow(job)} data-testid="job-run-now">
-                          Run now
-                        </button>
-                        <button type="button" class="small danger" onClick={() => setDeleting(job)} data-testid="job-delete">
-                          Delete
-                        </button>
-                      </span>
-                    </td>
-                  )}
-                </tr>
-              );
-            })}
-            {jobs.data && jobs.data.length === 0 && (
-              <tr>
-                <td colSpan={10} class="muted">
-                  No backup jobs yet.
-                </td>
-              </tr>
-            )}
-            {jobs.loading && !jobs.data && (
-              <tr>
-                <td colSpan={10} class="muted">
-                  Loading…
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+        {jobs.data && jobs.data.length === 0 && <MessageRow colSpan={10}>No backup jobs yet.</MessageRow>}
+        {jobs.loading && !jobs.data && <MessageRow colSpan={10}>Loading…</MessageRow>}
+      </DataTable>
 
       {editing && (
         <JobDialog

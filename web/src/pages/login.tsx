@@ -1,5 +1,7 @@
+import type { InputHTMLAttributes } from 'preact';
 import { useState } from 'preact/hooks';
-import { errorText, login } from '../api';
+import { login } from '../api';
+import { useSubmit } from '../use-submit';
 
 interface LoginProps {
   /** Why the user is here again (an expired ticket), shown until the next attempt. */
@@ -7,58 +9,39 @@ interface LoginProps {
   onLoggedIn: (username: string) => Promise<void>;
 }
 
+/** A required input of the login form, with its label. */
+function LoginField({ label, testId, ...input }: { label: string; testId: string } & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <label>
+      {label}
+      <input {...input} required data-testid={testId} />
+    </label>
+  );
+}
+
 export function LoginPage({ message, onLoggedIn }: LoginProps) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | undefined>(message);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit(message);
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
     if (busy) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const answer = await login(username.trim(), password);
       await onLoggedIn(answer.username);
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <div class="login-screen">
-      <form class="login-box" onSubmit={(e) => void submit(e)} data-testid="login-form">
+      <form class="login-box" onSubmit={submit} data-testid="login-form">
         <h1 class="brand">
           guest<span>vault</span>
         </h1>
         <p class="muted">Backup of QEMU guests</p>
-        <label>
-          User name
-          <input
-            type="text"
-            name="username"
-            autocomplete="username"
-            placeholder="root@pam"
-            required
-            value={username}
-            onInput={(e) => setUsername(e.currentTarget.value)}
-            data-testid="login-username"
-          />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            name="password"
-            autocomplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-            data-testid="login-password"
-          />
-        </label>
+        <LoginField label="User name" type="text" name="username" autocomplete="username" placeholder="root@pam" value={username} onInput={(e) => setUsername(e.currentTarget.value)} testId="login-username" />
+        <LoginField label="Password" type="password" name="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} testId="login-password" />
         <button type="submit" class="primary" disabled={busy} data-testid="login-submit">
           {busy ? 'Logging in…' : 'Log in'}
         </button>

@@ -1,31 +1,19 @@
 import { useState } from 'preact/hooks';
-import { formatKeepOptions, KEEP_COUNT_OPTIONS, parseKeepOptions, type KeepCountOption, type KeepOptions } from '../../../src/retention/keep-options.js';
+import { formatKeepOptions, KEEP_COUNT_OPTIONS, parseKeepOptions } from '../../../src/retention/keep-options.js';
 import { errorText } from '../api';
+import { DataTable } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
 import { RetentionCalendar } from '../components/retention-calendar';
+import { keepOptionsOf, type KeepFields } from '../keep-fields';
 import { KEEP_LABEL } from '../keep-labels';
 import { formatTime } from '../format';
 import { MAX_BACKUPS, simulate, type Interval, type SimBackup, type SimSchedule } from '../retention-sim';
-
-type Keep = Record<KeepCountOption, string>;
 
 const INTERVAL_LABEL: Record<Interval, string> = { hour: 'hour', day: 'day', week: 'week', month: 'month' };
 
 function today(): string {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-}
-
-/** The inputs as KeepOptions; empty fields are "not set". Throws naming the bad field. */
-function keepOptions(keep: Keep): KeepOptions {
-  const out: KeepOptions = {};
-  for (const o of KEEP_COUNT_OPTIONS) {
-    const v = keep[o].trim();
-    if (v === '') continue;
-    if (!/^[0-9]+$/.test(v)) throw new Error(`${o}: "${v}" is not a whole number ≥ 0`);
-    out[o] = Number(v);
-  }
-  return out;
 }
 
 interface Result {
@@ -35,7 +23,7 @@ interface Result {
 }
 
 export function RetentionPage() {
-  const [keep, setKeep] = useState<Keep>({ 'keep-last': '', 'keep-hourly': '', 'keep-daily': '', 'keep-weekly': '', 'keep-monthly': '', 'keep-yearly': '' });
+  const [keep, setKeep] = useState<KeepFields>({ 'keep-last': '', 'keep-hourly': '', 'keep-daily': '', 'keep-weekly': '', 'keep-monthly': '', 'keep-yearly': '' });
   const [importText, setImportText] = useState('');
   const [importError, setImportError] = useState<string>();
   const [every, setEvery] = useState<Interval>('day');
@@ -48,7 +36,7 @@ export function RetentionPage() {
   let canonical = '';
   let keepError: string | undefined;
   try {
-    canonical = formatKeepOptions(keepOptions(keep));
+    canonical = formatKeepOptions(keepOptionsOf(keep));
   } catch (err) {
     keepError = errorText(err);
   }
@@ -57,7 +45,7 @@ export function RetentionPage() {
     try {
       const parsed = parseKeepOptions(importText);
       if (parsed['keep-all']) throw new Error('keep-all=1 keeps everything: there is nothing to simulate');
-      setKeep(Object.fromEntries(KEEP_COUNT_OPTIONS.map((o) => [o, parsed[o] ? String(parsed[o]) : ''])) as Keep);
+      setKeep(Object.fromEntries(KEEP_COUNT_OPTIONS.map((o) => [o, parsed[o] ? String(parsed[o]) : ''])) as KeepFields);
       setImportError(undefined);
     } catch (err) {
       setImportError(errorText(err));
@@ -74,7 +62,7 @@ export function RetentionPage() {
     }
     try {
       const schedule: SimSchedule = { interval: every, count: Number(count), endDate, time };
-      const opts = keepOptions(keep);
+      const opts = keepOptionsOf(keep);
       setResult({ backups: simulate(schedule, opts), keepText: formatKeepOptions(opts) || 'no keep option: everything is kept', schedule });
       setError(undefined);
     } catch (err) {
@@ -179,30 +167,19 @@ export function RetentionPage() {
           </div>
           <RetentionCalendar backups={result.backups} compact={result.schedule.interval === 'hour'} />
           <h3>Kept backups</h3>
-          <div class="table-wrap">
-            <table class="table responsive" data-testid="retention-kept-list">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Kept by</th>
-                  <th>Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {kept.map((b) => (
-                  <tr key={b.time}>
-                    <td data-label="Time" class="nowrap">
-                      {formatTime(b.time)}
-                    </td>
-                    <td data-label="Kept by">{b.rule}</td>
-                    <td data-label="Reason" class="muted">
-                      {b.reason}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={['Time', 'Kept by', 'Reason']} testId="retention-kept-list">
+            {kept.map((b) => (
+              <tr key={b.time}>
+                <td data-label="Time" class="nowrap">
+                  {formatTime(b.time)}
+                </td>
+                <td data-label="Kept by">{b.rule}</td>
+                <td data-label="Reason" class="muted">
+                  {b.reason}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         </div>
       )}
     </section>

@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, errorText, get, seg } from '../api';
 import { useBackupActions } from '../components/backup-actions';
 import { ErrorMessage } from '../components/error-message';
+import { RefreshButton } from '../components/page-head';
 import { ResultBadge } from '../components/result-badge';
 import { UsageBar } from '../components/usage-bar';
 import { VirtualList } from '../components/virtual-list';
@@ -100,9 +101,7 @@ export function StorageDetailPage({ storageId }: { storageId: string }) {
           <span class="muted" data-testid="content-count">
             {content.data ? `${entryCount} of ${content.data.length}` : content.loading ? 'loading…' : ''}
           </span>
-          <button type="button" class="small" onClick={content.reload}>
-            Refresh
-          </button>
+          <RefreshButton small onClick={content.reload} />
         </div>
         <ErrorMessage error={content.error} />
         {actions.error && (

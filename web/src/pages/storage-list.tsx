@@ -1,4 +1,6 @@
+import { DataTable, MessageRow } from '../components/data-table';
 import { ErrorMessage } from '../components/error-message';
+import { PageHead } from '../components/page-head';
 import { UsageBar } from '../components/usage-bar';
 import { useApp } from '../context';
 import { loadStorages } from '../data';
@@ -11,58 +13,33 @@ export function StorageListPage() {
   const storages = useApiData(() => loadStorages(node), [node]);
   return (
     <section class="page">
-      <div class="page-head">
-        <h1>Storages</h1>
-        <button type="button" onClick={storages.reload}>
-          Refresh
-        </button>
-      </div>
+      <PageHead title="Storages" onRefresh={storages.reload} />
       <ErrorMessage error={storages.error} />
-      <div class="table-wrap">
-        <table class="table responsive">
-          <thead>
-            <tr>
-              <th>Storage</th>
-              <th>Type</th>
-              <th>Content</th>
-              <th>Status</th>
-              <th class="usage-col">Usage</th>
-              <th>Available</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(storages.data ?? []).map((s) => (
-              <tr key={s.storage} class="clickable" onClick={() => navigate('storages', s.storage)} data-testid={`storage-row-${s.storage}`}>
-                <td data-label="Storage">
-                  <a href={href('storages', s.storage)} onClick={(e) => e.stopPropagation()}>
-                    {s.storage}
-                  </a>
-                  {s.datastore && <div class="muted">datastore {s.datastore}</div>}
-                </td>
-                <td data-label="Type">{s.type}</td>
-                <td data-label="Content">{s.content}</td>
-                <td data-label="Status">
-                  <span class={`status status-${s.status}`}>{s.status}</span>
-                  {s.reason && <div class="cell-error">{s.reason}</div>}
-                </td>
-                <td data-label="Usage">
-                  <UsageBar used={s.used} total={s.total} />
-                </td>
-                <td data-label="Available" class="num">
-                  {formatBytes(s.avail)}
-                </td>
-              </tr>
-            ))}
-            {storages.data && storages.data.length === 0 && (
-              <tr>
-                <td colSpan={6} class="muted">
-                  No storages you may see.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable columns={['Storage', 'Type', 'Content', 'Status', { label: 'Usage', class: 'usage-col' }, 'Available']}>
+        {(storages.data ?? []).map((s) => (
+          <tr key={s.storage} class="clickable" onClick={() => navigate('storages', s.storage)} data-testid={`storage-row-${s.storage}`}>
+            <td data-label="Storage">
+              <a href={href('storages', s.storage)} onClick={(e) => e.stopPropagation()}>
+                {s.storage}
+              </a>
+              {s.datastore && <div class="muted">datastore {s.datastore}</div>}
+            </td>
+            <td data-label="Type">{s.type}</td>
+            <td data-label="Content">{s.content}</td>
+            <td data-label="Status">
+              <span class={`status status-${s.status}`}>{s.status}</span>
+              {s.reason && <div class="cell-error">{s.reason}</div>}
+            </td>
+            <td data-label="Usage">
+              <UsageBar used={s.used} total={s.total} />
+            </td>
+            <td data-label="Available" class="num">
+              {formatBytes(s.avail)}
+            </td>
+          </tr>
+        ))}
+        {storages.data && storages.data.length === 0 && <MessageRow colSpan={6}>No storages you may see.</MessageRow>}
+      </DataTable>
     </section>
   );
 }

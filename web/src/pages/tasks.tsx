@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, getList, seg } from '../api';
 import { ErrorMessage } from '../components/error-message';
+import { PageHead } from '../components/page-head';
 import { ResultBadge } from '../components/result-badge';
 import { VirtualList } from '../components/virtual-list';
 import { useApp } from '../context';
@@ -134,12 +135,7 @@ export function TasksPage() {
 
   return (
     <section class="page page-fill">
-      <div class="page-head">
-        <h1>Tasks</h1>
-        <button type="button" onClick={() => reloadHead(PAGE)} data-testid="tasks-refresh">
-          Refresh
-        </button>
-      </div>
+      <PageHead title="Tasks" onRefresh={() => reloadHead(PAGE)} refreshTestId="tasks-refresh" />
       <div class="filters">
         <label>
           Type
