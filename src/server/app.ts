@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { GuestvaultError } from '../errors.js';
 import { Access } from './access.js';
 import type { ApiContext } from './api-context.js';
-import { HttpError, statusOf } from './http-error.js';
+import { statusOf } from './http-error.js';
 import { authenticateRequest } from './request-auth.js';
 import { accessRoutes, LOGIN_PATH } from './routes/access-routes.js';
 import { guestRoutes } from './routes/guest-routes.js';
@@ -79,4 +79,3 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   return app;
 }
 
-export { HttpError };

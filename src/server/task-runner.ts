@@ -5,7 +5,7 @@
  * `guestvault vzdump` in a shell) are stopped with SIGTERM, which they handle the same way.
  */
 import { GuestvaultError } from '../errors.js';
-import { findTask, taskProcessAlive, TaskLog } from '../tasks/index.js';
+import { findTask, TaskLog } from '../tasks/index.js';
 
 export type TaskWork = (task: TaskLog, signal: AbortSignal) => Promise<void>;
 
@@ -33,9 +33,9 @@ export class TaskRunner {
       own.abort.abort();
       return true;
     }
+    // `running` already means its process is alive (same pid and start time).
     const t = findTask(upid);
     if (!t.running) return false;
-    if (!taskProcessAlive(t)) return false;
     try {
       process.kill(t.pid, 'SIGTERM');
     } catch (err) {

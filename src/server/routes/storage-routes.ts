@@ -10,6 +10,7 @@ import {
   setBackupNotes, setBackupProtected, storageContent, storageHasContent, type StorageConfig,
 } from '../../storage/index.js';
 import { pruneArchives } from '../../vzdump/archive-backup.js';
+import type { Privilege } from '../auth/index.js';
 import { authid, checkNode, ID_SCHEMA, type ApiContext } from '../api-context.js';
 import { pruneGroups, startGc, startVerify } from '../datastore-ops.js';
 import { HttpError } from '../http-error.js';
@@ -32,7 +33,7 @@ function keepText(keep: KeepOptions): string {
   return parts.length ? parts.join(',') : 'keep-all=1';
 }
 
-function storageFor(req: FastifyRequest<{ Params: { storage: string } }>, privilege: Parameters<FastifyRequest['access']['need']>[1]): StorageConfig {
+function storageFor(req: FastifyRequest<{ Params: { storage: string } }>, privilege: Privilege): StorageConfig {
   req.access.need(`/storage/${req.params.storage}`, privilege);
   return findStorage(req.params.storage);
 }
