@@ -30,9 +30,13 @@ export function streamThreads(): number {
 /**
  * A bounded pool of chunk workers. `run` waits while `maxInFlight` tasks are queued, which is
  * the back-pressure that keeps memory flat however large the source is.
+ *
+ * With 0 threads the tasks run in the calling thread: for a backup that will store only a few
+ * chunks (a small incremental), starting a worker (~150 ms of CPU, modules loaded again) costs
+ * more than the work itself.
  */
 export class ChunkPool {
-  private readonly piscina: Piscina;
+  private readonly piscina: Piscina | undefined;
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
   readonly threads: number;
@@ -41,8 +45,9 @@ export class ChunkPool {
   /** `eager`: workers started at once; the others start when tasks queue up. */
   constructor(threads = defaultThreads(), eager = threads) {
     this.threads = threads;
-    this.maxInFlight = threads * 2;
-    this.piscina = new Piscina({ filename: workerFile(), minThreads: Math.min(eager, threads), maxThreads: threads, idleTimeout: 60_000 });
+    // In this thread one chunk at a time: each one in flight holds a 4 MiB read buffer.
+    this.maxInFlight = threads === 0 ? 1 : threads * 2;
+    this.piscina = threads === 0 ? undefined : new Piscina({ filename: workerFile(), minThreads: Math.min(eager, threads), maxThreads: threads, idleTimeout: 60_000 });
   }
 
   /** Resolves once a slot is free; pair every call with exactly one `run`. */
@@ -67,7 +72,9 @@ export class ChunkPool {
   async run(task: Extract<ChunkTask, { op: 'verify' }>): Promise<VerifyResult>;
   async run(task: ChunkTask, transfer?: ArrayBuffer[]): Promise<StoreResult | LoadResult | VerifyResult> {
     try {
-      const res = (await this.piscina.run(task, transfer ? { transferList: transfer } : {})) as ChunkTaskResult;
+      const res = this.piscina
+        ? ((await this.piscina.run(task, transfer ? { transferList: transfer } : {})) as ChunkTaskResult)
+        : (await import('./chunk-worker.js')).default(task);
       if (res.error) throw new GuestvaultError(res.error.code, res.error.message);
       return res.ok;
     } finally {
@@ -76,6 +83,6 @@ export class ChunkPool {
   }
 
   async close(): Promise<void> {
-    await this.piscina.destroy();
+    await this.piscina?.destroy();
   }
 }

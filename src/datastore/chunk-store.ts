@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GuestvaultError, errnoCode } from '../errors.js';
 import type { EncodedBlob } from '../formats/index.js';
+import { directWritesEnabled, writeNewFileDirect } from './direct-write.js';
 
 export const CHUNK_DIR = '.chunks';
 
@@ -45,6 +46,7 @@ export function insertChunk(storePath: string, digestHex: string, blob: EncodedB
   const tmp = `${path}.tmp_${randomBytes(6).toString('hex')}`;
   let fd: number | undefined;
   try {
+    if (directWritesEnabled(storePath) && writeNewFileDirect(storePath, tmp, [blob.header, blob.payload])) return linkInPlace(tmp, path);
     fd = openSync(tmp, 'wx', 0o644);
     const total = blob.header.length + blob.payload.length;
     let written = writevSync(fd, [blob.header, blob.payload]);
@@ -55,17 +57,7 @@ export function insertChunk(storePath: string, digestHex: string, blob: EncodedB
     }
     closeSync(fd);
     fd = undefined;
-    // link, not rename: when two workers store the same chunk at once, exactly one wins and
-    // the other learns it was a duplicate (rename would overwrite and call both "new").
-    try {
-      linkSync(tmp, path);
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
-      unlinkSync(tmp);
-      return 'duplicate';
-    }
-    unlinkSync(tmp);
-    return 'new';
+    return linkInPlace(tmp, path);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     try {
@@ -82,6 +74,22 @@ export function insertChunk(storePath: string, digestHex: string, blob: EncodedB
     }
     throw new GuestvaultError('E_CHUNK_WRITE', `cannot write chunk ${digestHex} to ${storePath}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Link, not rename: when two workers store the same chunk at once, exactly one wins and the
+ * other learns it was a duplicate (rename would overwrite and call both "new").
+ */
+function linkInPlace(tmp: string, path: string): InsertResult {
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    unlinkSync(tmp);
+    return 'duplicate';
+  }
+  unlinkSync(tmp);
+  return 'new';
 }
 
 /** Touch (atime) an existing, non-empty chunk; false if there is none. */

@@ -44,14 +44,16 @@ let scratch = Buffer.alloc(0);
  * zstd level 1 into a buffer one byte smaller than the input, so compression that does not
  * pay off fails fast instead of producing output we would throw away. Returns undefined then.
  */
-function zstdCompress(data: Uint8Array, reuse: boolean): Buffer | undefined {
+function zstdCompress(data: Uint8Array, reuse: boolean, into: Buffer | undefined): Buffer | undefined {
   if (!cctx) {
     cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, 1);
   }
   const limit = data.length - 1;
   let dst: Buffer;
-  if (reuse) {
+  if (into && into.length >= limit) {
+    dst = into.subarray(0, limit);
+  } else if (reuse) {
     if (scratch.length < limit) scratch = Buffer.allocUnsafe(limit);
     dst = scratch.subarray(0, limit);
   } else {
@@ -92,16 +94,18 @@ function zstdDecompress(data: Uint8Array, what: string, size: number | undefined
  * Encode data as a PBS DataBlob. With `compress`, zstd level 1 is kept only when strictly
  * smaller, as PBS 3.x does; with a crypt config the (possibly compressed) bytes are encrypted.
  * With `reuseBuffer` the payload may live in a per-thread scratch buffer that the next call
- * overwrites: for callers that write the blob out at once (the chunk workers).
+ * overwrites: for callers that write the blob out at once (the chunk workers). With `into`
+ * (unencrypted only), compressed data goes to `into` after room for the header, and the
+ * header before it: the whole blob is then `into`'s first bytes (an O_DIRECT buffer).
  */
-export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: CryptConfig; reuseBuffer?: boolean }): EncodedBlob {
+export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: CryptConfig; reuseBuffer?: boolean; into?: Buffer }): EncodedBlob {
   if (data.length > MAX_BLOB_SIZE) {
     throw new FormatError('E_BLOB_TOO_LARGE', 'blob', `${data.length} bytes exceeds the maximum of ${MAX_BLOB_SIZE}`);
   }
   let body: Uint8Array = data;
   let compressed = false;
   if (opts.compress && data.length > 1) {
-    const z = zstdCompress(data, opts.reuseBuffer === true);
+    const z = zstdCompress(data, opts.reuseBuffer === true, opts.crypt ? undefined : opts.into?.subarray(PLAIN_HEADER_SIZE));
     if (z) {
       body = z;
       compressed = true;
@@ -117,7 +121,8 @@ export function encodeBlob(data: Uint8Array, opts: { compress: boolean; crypt?: 
     return { header, payload: ciphertext, kind: compressed ? 'zstd-encrypted' : 'encrypted' };
   }
   const payload = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length);
-  const header = Buffer.alloc(PLAIN_HEADER_SIZE);
+  // Compressed into `into`: the header goes just before the payload, making one contiguous blob.
+  const header = compressed && opts.into && payload.buffer === opts.into.buffer && payload.byteOffset === opts.into.byteOffset + PLAIN_HEADER_SIZE ? opts.into.subarray(0, PLAIN_HEADER_SIZE) : Buffer.alloc(PLAIN_HEADER_SIZE);
   (compressed ? COMPRESSED_BLOB_MAGIC : UNCOMPRESSED_BLOB_MAGIC).copy(header, 0);
   header.writeUInt32LE(crc32(payload), 8);
   return { header, payload, kind: compressed ? 'zstd' : 'plain' };

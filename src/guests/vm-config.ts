@@ -189,7 +189,7 @@ function safeDecode(s: string): string {
 export function formatVmConfig(conf: VmConfig): string {
   const out: string[] = [];
   if (conf.description) for (const l of conf.description.split('\n')) out.push(`#${encodeURIComponent(l).replace(/%20/g, ' ')}`);
-  for (const [k, v] of Object.entries(conf.props).sort(([a], [b]) => a.localeCompare(b))) out.push(`${k}: ${v}`);
+  for (const [k, v] of Object.entries(conf.props).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out.push(`${k}: ${v}`);
   let text = out.join('\n') + '\n';
   if (conf.trailer) text += `\n${conf.trailer.replace(/^\n+/, '')}`;
   return text;

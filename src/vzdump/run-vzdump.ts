@@ -3,7 +3,7 @@
  * not stop the others. Per guest: backup session, the guest's backup, finish, notes, protection,
  * prune by retention, and the hook phases backup-end / backup-abort / log-end.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -77,12 +77,19 @@ function dumpDirDest(path: string): ArchiveDest {
   return { label: `dump directory ${dir}`, id: '', dumpDir: dir };
 }
 
-/** vzdump's ionice: best-effort class at priority N (0–7), or the idle class for 8; only a warning if it cannot be set. */
-function applyIonice(level: number | undefined, task: TaskLog): void {
-  if (level === undefined) return;
+/**
+ * vzdump's ionice: best-effort class at priority N (0–7), or the idle class for 8; only a
+ * warning if it cannot be set. Runs alongside the backup's start (waiting for it cost ~15 ms).
+ */
+function applyIonice(level: number | undefined, task: TaskLog): Promise<void> {
+  if (level === undefined) return Promise.resolve();
   const args = level > 7 ? ['-c3', '-p', String(process.pid)] : ['-c2', `-n${level}`, '-p', String(process.pid)];
-  const r = spawnSync('ionice', args, { encoding: 'utf8' });
-  if (r.error || r.status !== 0) task.warn(`cannot set the I/O priority (ionice ${args.join(' ')}): ${r.error?.message ?? r.stderr.trim()}`);
+  return new Promise((resolveDone) => {
+    execFile('ionice', args, { encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (err) task.warn(`cannot set the I/O priority (ionice ${args.join(' ')}): ${stderr.trim() || err.message}`);
+      resolveDone();
+    });
+  });
 }
 
 const NODE_LOCK = 'the node-wide vzdump lock';
@@ -133,8 +140,11 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
           const s = openBackupStorage(opts.storage);
           return s.kind === 'dir' ? storageDest(s) : s;
         })();
-  applyIonice(opts.ionice, task);
-  const lock = await nodeLock(opts.lockwait ?? 180, task, ctx.signal);
+  const ioniced = applyIonice(opts.ionice, task);
+  const lock = await nodeLock(opts.lockwait ?? 180, task, ctx.signal).catch(async (err: unknown) => {
+    await ioniced;
+    throw err;
+  });
   try {
     for (const id of unknown) {
       task.log(`ERROR: guest ${id}: unknown guest on node ${ctx.node} (no config ${id}.conf)`);
@@ -154,6 +164,7 @@ export async function runVzdump(opts: VzdumpOptions, task: TaskLog, ctx: { user:
     await datastoreRun(targets, target, opts, task, ctx, result);
     return result;
   } finally {
+    await ioniced;
     lock.release();
   }
 }

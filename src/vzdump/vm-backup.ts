@@ -43,7 +43,7 @@ export interface VmBackupOptions {
 export interface VmBackupResult {
   mode: BackupMode;
   downtime: string[];
-  disks: Array<{ key: string; size: number; read: number; incremental: boolean; reason?: string }>;
+  disks: Array<{ key: string; size: number; read: number; incremental: boolean; reason?: string; dirtyBytes?: number }>;
 }
 
 /** The config as backed up: no lock, no snapshot sections. */
@@ -150,7 +150,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
 
     const keys = included.map((d) => d.key);
     requests = await planBitmaps(qmp, sink, vmid, keys, opts, result);
-    sink.prepare(result.disks.every((d) => d.incremental));
+    sink.prepare(result.disks.every((d) => d.incremental) ? result.disks.reduce((n, d) => n + (d.dirtyBytes ?? 0), 0) : undefined);
     const prepared = await prepareView(qmp, paths, keys);
     viewKeys = keys;
 
@@ -302,7 +302,7 @@ async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, key
       }
     }
     opts.log(`${key}: dirty-bitmap status: ${plan.action === 'use' ? 'OK' : plan.action === 'new' ? `created new, full read: ${reason}` : reason}`);
-    result.disks.push({ key, size: node.size, read: 0, incremental: plan.action === 'use', ...(reason ? { reason } : {}) });
+    result.disks.push({ key, size: node.size, read: 0, incremental: plan.action === 'use', ...(reason ? { reason } : {}), ...(plan.action === 'use' ? { dirtyBytes: existing!.count } : {}) });
     out.push({ key, bitmap: plan });
   }
   return out;

@@ -29,8 +29,11 @@ export interface VmBackupSink {
   incremental: boolean;
   /** For a dirty bitmap: the csum of the previous backup of this disk, or why there is none. */
   previousDisk(key: string, size: number): { csum: string } | { reason: string };
-  /** Before the point in time is taken: start workers (`incremental`: likely little to store). */
-  prepare(incremental: boolean): void;
+  /**
+   * Before the point in time is taken: start workers. `dirtyBytes`: an incremental backup that
+   * will read about this much (the dirty bitmaps' count); undefined for a full read.
+   */
+  prepare(dirtyBytes: number | undefined): void;
   /** Once, after the view is exported and before any disk: the disks in order and the config. */
   begin(disks: readonly SinkDisk[], config: Buffer): Promise<void>;
   /** One disk, in the order given to `begin`. `changed` (incremental): only these chunks changed. */
@@ -38,6 +41,9 @@ export interface VmBackupSink {
   /** After the last disk. */
   end(): Promise<void>;
 }
+
+/** Incrementals with at most this much changed store their chunks without worker threads. */
+const INLINE_STORE_LIMIT = 64 * 1024 * 1024;
 
 /** A datastore snapshot: `drive-<key>.img.fidx` per disk plus `qemu-server.conf.blob`. */
 export function datastoreSink(session: BackupSession): VmBackupSink {
@@ -50,11 +56,15 @@ export function datastoreSink(session: BackupSession): VmBackupSink {
       const prev = previousImageIndex(session, `drive-${key}.img.fidx`, size);
       return 'reason' in prev ? { reason: prev.reason } : { csum: prev.csum };
     },
-    prepare(incremental) {
+    prepare(dirtyBytes) {
       // Workers start now: their start-up (~150 ms of CPU each) overlaps with setting up the
-      // view. An incremental usually has little to store, so one worker starts and more only
-      // when chunks queue up: starting all would take CPU from the few reads that matter.
-      session.startPool(streamThreads(), incremental ? 1 : streamThreads());
+      // view. A small incremental stores its few chunks in this thread (measured with 40 MiB
+      // changed of 2 GiB: ~0.15 s instead of ~0.5 s with a worker starting). A larger one
+      // starts one worker and more only when chunks queue up: starting all would take CPU
+      // from the reads that matter.
+      if (dirtyBytes === undefined) session.startPool(streamThreads());
+      else if (dirtyBytes <= INLINE_STORE_LIMIT) session.startPool(0);
+      else session.startPool(streamThreads(), 1);
     },
     async begin(_disks, conf) {
       config = conf;
