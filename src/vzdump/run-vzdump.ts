@@ -77,16 +77,20 @@ function dumpDirDest(path: string): ArchiveDest {
   return { label: `dump directory ${dir}`, id: '', dumpDir: dir };
 }
 
+let appliedIonice: number | undefined;
+
 /**
  * vzdump's ionice: best-effort class at priority N (0–7), or the idle class for 8; only a
  * warning if it cannot be set. Runs alongside the backup's start (waiting for it cost ~15 ms).
  */
 function applyIonice(level: number | undefined, task: TaskLog): Promise<void> {
-  if (level === undefined) return Promise.resolve();
+  // A daemon runs many backups: set the priority again only when it changes.
+  if (level === undefined || level === appliedIonice) return Promise.resolve();
   const args = level > 7 ? ['-c3', '-p', String(process.pid)] : ['-c2', `-n${level}`, '-p', String(process.pid)];
   return new Promise((resolveDone) => {
     execFile('ionice', args, { encoding: 'utf8' }, (err, _stdout, stderr) => {
       if (err) task.warn(`cannot set the I/O priority (ionice ${args.join(' ')}): ${stderr.trim() || err.message}`);
+      else appliedIonice = level;
       resolveDone();
     });
   });

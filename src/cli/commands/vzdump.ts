@@ -1,11 +1,15 @@
+// Few and small imports: a backup handed to the daemon should load almost nothing; the backup
+// code is imported only when this process runs the backup itself.
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { parseCompress } from '../../storage/index.js';
+import { parseCompress } from '../../storage/compression.js';
 import { GuestvaultError } from '../../errors.js';
-import { localNodeName } from '../../jobs/index.js';
-import { TaskLog } from '../../tasks/index.js';
-import { checkTargetOptions, readVzdumpDefaults, runVzdump, withVzdumpDefaults, type BackupMode, type VzdumpRequest } from '../../vzdump/index.js';
-import { currentAuthId } from '../context.js';
-import { loadKeyFile } from '../keys.js';
+import { localNodeName } from '../../jobs/node-name.js';
+import { processAuthId } from '../../process-user.js';
+import type { BackupMode } from '../../vzdump/vm-backup.js';
+import type { VzdumpRequest } from '../../vzdump/vzdump-defaults.js';
+import type { VzdumpTaskResult } from '../../vzdump/vzdump-task.js';
+import { daemonAvailable, handOff } from '../daemon-handoff.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -31,6 +35,17 @@ interface VzdumpCli {
   bwlimit?: string;
   ionice?: string;
   outputFormat: OutputFormat;
+}
+
+/**
+ * Whether a running daemon may run this backup: not for what only this process has (a key and
+ * its passphrase, standard output, a hook script found by PATH or relative to here) nor when a
+ * GUESTVAULT_* variable tunes this process.
+ */
+function handOffPossible(o: VzdumpCli): boolean {
+  if (o.keyfile || o.stdout || (o.script !== undefined && !o.script.startsWith('/'))) return false;
+  if (Object.keys(process.env).some((k) => k.startsWith('GUESTVAULT_') && k !== 'GUESTVAULT_HOME' && k !== 'GUESTVAULT_NODE')) return false;
+  return daemonAvailable();
 }
 
 function minutes(v: string | undefined, what: string): number | undefined {
@@ -91,7 +106,7 @@ export function vzdumpCommand(): Command {
         all: o.all || !!o.exclude || undefined,
         exclude: o.exclude?.split(/[,;\s]+/).filter(Boolean),
         storage: o.storage,
-        dumpdir: o.dumpdir,
+        dumpdir: o.dumpdir === undefined ? undefined : resolve(o.dumpdir),
         stdout: o.stdout,
         mode: o.mode,
         stopwait: minutes(o.stopwait, 'stopwait'),
@@ -103,44 +118,46 @@ export function vzdumpCommand(): Command {
         protected: o.protected === undefined ? undefined : o.protected === '1',
         'prune-backups': o.pruneBackups,
         remove: o.remove === undefined ? undefined : o.remove !== '0',
-        crypt: o.keyfile ? await loadKeyFile(o.keyfile) : undefined,
         compress: o.compress,
         zstd: threads(o.zstd, 'zstd'),
         pigz: threads(o.pigz, 'pigz'),
       };
-      const defaults = readVzdumpDefaults();
-      const options = withVzdumpDefaults(request, defaults);
-      if (options.compress !== undefined && parseCompress(options.compress) === 'none') delete options.compress;
-      checkTargetOptions(options);
-      const task = new TaskLog('vzdump', vmids.length === 1 ? vmids[0]! : '', currentAuthId(), o.quiet || o.outputFormat !== 'text' ? undefined : (l) => process.stderr.write(`${l}\n`));
-      for (const w of defaults.warnings) task.warn(w);
+      const echo = o.quiet || o.outputFormat !== 'text' ? undefined : (l: string) => process.stderr.write(`${l}\n`);
       // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.
       const abort = new AbortController();
+      let abortRun: (why: string) => void = () => undefined;
       const onSignal = (sig: NodeJS.Signals) => {
         if (abort.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-        task.log(`received ${sig}: aborting the backup and cleaning up`);
         abort.abort();
+        abortRun(`received ${sig}: aborting the backup and cleaning up`);
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let status = '';
-      let snapshots: string[] = [];
-      let failed = 0;
+      let r: VzdumpTaskResult | undefined;
       try {
-        const r = await runVzdump(options, task, { user: currentAuthId(), node, signal: abort.signal });
-        snapshots = r.snapshots;
-        failed = r.failed;
-        status = task.finish(r.failed ? new GuestvaultError('E_JOB_ERRORS', `job errors (${r.failed} failed)`) : undefined);
-      } catch (err) {
-        task.finish(err);
-        throw err;
+        if (handOffPossible(o)) {
+          const h = handOff(Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)), node, echo ?? (() => undefined));
+          abortRun = (why) => h.abort(why);
+          r = await h.result;
+        }
+        if (!r) {
+          const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
+          const user = processAuthId();
+          r = await vzdumpTask({ ...request, crypt }, {
+            user, owner: user, node, echo, signal: abort.signal,
+            onTask: (task) => {
+              abortRun = (why) => task.log(why);
+              if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
+            },
+          });
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
       // With --stdout, standard output holds the archive and nothing else.
-      if (!options.stdout) printResult(o.outputFormat, { upid: task.upid, status, snapshots, log: task.path }, () => undefined);
+      if (!o.stdout) printResult(o.outputFormat, { upid: r.upid, status: r.status, snapshots: r.snapshots, log: r.log }, () => undefined);
       if (abort.signal.aborted) process.exit(143);
-      if (failed) throw new GuestvaultError('E_JOB_ERRORS', `vzdump failed: ${status} (task log ${task.path})`);
+      if (r.failed) throw new GuestvaultError('E_JOB_ERRORS', `vzdump failed: ${r.status} (task log ${r.log})`);
     });
 }
