@@ -1,5 +1,5 @@
-// Few and small imports: a backup handed to the daemon should load almost nothing; the backup
-// code is imported only when this process runs the backup itself.
+// Few and small imports (see ../vzdump-main.ts): the backup code is imported when the options
+// have been checked, so that a usage error answers at once and nothing loads twice.
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseCompress } from '../../storage/compression.js';
@@ -9,7 +9,6 @@ import { processAuthId } from '../../process-user.js';
 import type { BackupMode } from '../../vzdump/vm-backup.js';
 import type { VzdumpRequest } from '../../vzdump/vzdump-defaults.js';
 import type { VzdumpTaskResult } from '../../vzdump/vzdump-task.js';
-import { daemonAvailable, handOff } from '../daemon-handoff.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -35,17 +34,6 @@ interface VzdumpCli {
   bwlimit?: string;
   ionice?: string;
   outputFormat: OutputFormat;
-}
-
-/**
- * Whether a running daemon may run this backup: not for what only this process has (a key and
- * its passphrase, standard output, a hook script found by PATH or relative to here) nor when a
- * GUESTVAULT_* variable tunes this process.
- */
-function handOffPossible(o: VzdumpCli): boolean {
-  if (o.keyfile || o.stdout || (o.script !== undefined && !o.script.startsWith('/'))) return false;
-  if (Object.keys(process.env).some((k) => k.startsWith('GUESTVAULT_') && k !== 'GUESTVAULT_HOME' && k !== 'GUESTVAULT_NODE')) return false;
-  return daemonAvailable();
 }
 
 function minutes(v: string | undefined, what: string): number | undefined {
@@ -133,24 +121,17 @@ export function vzdumpCommand(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let r: VzdumpTaskResult | undefined;
+      let r: VzdumpTaskResult;
       try {
-        if (handOffPossible(o)) {
-          const h = handOff(Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)), node, echo ?? (() => undefined));
-          abortRun = (why) => h.abort(why);
-          r = await h.result;
-        }
-        if (!r) {
-          const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
-          const user = processAuthId();
-          r = await vzdumpTask({ ...request, crypt }, {
-            user, owner: user, node, echo, signal: abort.signal,
-            onTask: (task) => {
-              abortRun = (why) => task.log(why);
-              if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
-            },
-          });
-        }
+        const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
+        const user = processAuthId();
+        r = await vzdumpTask({ ...request, crypt }, {
+          user, owner: user, node, echo, signal: abort.signal,
+          onTask: (task) => {
+            abortRun = (why) => task.log(why);
+            if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
+          },
+        });
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
