@@ -1,8 +1,11 @@
 /**
- * Chunk files written with O_DIRECT, past the page cache. Why: a backup writes gigabytes the
- * host will not read again soon; through the page cache they evict the guests' cached data and
- * every fresh page costs the kernel an allocation and a copy (measured on a 2-core VM: a 2 GiB
- * VM backup used 12.5 CPU-s buffered and 10.1 CPU-s direct, and took 8.2 s instead of 7.5 s).
+ * Chunk files written with O_DIRECT, past the page cache, when GUESTVAULT_DIRECT_IO=1. Why one
+ * would: a backup writes gigabytes the host will not read again soon; through the page cache
+ * they evict the guests' cached data and every fresh page costs the kernel an allocation and a
+ * copy (on this 2-core VM a 2 GiB VM backup used 12.5 CPU-s buffered, 8.2 CPU-s direct). Why it
+ * is not the default: the writes are synchronous, and in bench/vm.js's sequence (right after
+ * another program wrote and deleted a 1 GiB file) the same backup took 13.8-17.9 s direct
+ * against 9.2 s buffered, while alone it took 6.2-7.0 s direct against ~8 s buffered.
  *
  * O_DIRECT wants the memory address, the length and the file offset aligned to the device's
  * block size. JavaScript cannot see addresses, so the aligned start of a per-thread buffer is
@@ -10,8 +13,8 @@
  * the blob straight into that buffer (`directBuffer`); other data is copied there. The aligned
  * body goes direct; the last partial block goes through the page cache at a page-aligned offset
  * just past the end of the file, which needs no read-modify-write. Where the file system refuses
- * O_DIRECT (tmpfs, some FUSE/NFS setups) or no aligned start is found, chunks of that datastore
- * are written through the page cache as before. GUESTVAULT_DIRECT_IO=0 turns it off.
+ * O_DIRECT (some FUSE/NFS setups) or no aligned start is found, chunks of that datastore are
+ * written through the page cache.
  */
 import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,9 +34,9 @@ let scratch: Buffer | undefined;
 /** Aligned start inside `scratch`, once found. */
 let scratchStart = -1;
 
-/** Whether direct writes are worth trying on this store (not known to be refused). */
+/** Whether direct writes are asked for (GUESTVAULT_DIRECT_IO=1) and not known to be refused here. */
 export function directWritesEnabled(storePath: string): boolean {
-  return process.env.GUESTVAULT_DIRECT_IO !== '0' && !unsupported.has(storePath);
+  return process.env.GUESTVAULT_DIRECT_IO === '1' && !unsupported.has(storePath);
 }
 
 /**

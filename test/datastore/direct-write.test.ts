@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,9 +14,17 @@ function cachedPages(file: string): number {
   return Number(out.trim());
 }
 
-describe('O_DIRECT chunk writes', () => {
+describe('O_DIRECT chunk writes (GUESTVAULT_DIRECT_IO=1)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gv-direct-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const saved = process.env.GUESTVAULT_DIRECT_IO;
+  beforeAll(() => {
+    process.env.GUESTVAULT_DIRECT_IO = '1';
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.GUESTVAULT_DIRECT_IO;
+    else process.env.GUESTVAULT_DIRECT_IO = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('writes files of every size bit for bit, past the page cache except the last partial page', () => {
     const direct = directWritesEnabled(dir) && directBuffer(dir) !== undefined;
@@ -70,19 +78,19 @@ describe('O_DIRECT chunk writes', () => {
     expect(decodeBlob(readFileSync(file2), 'plain').equals(random)).toBe(true);
   });
 
-  it('chunks inserted with GUESTVAULT_DIRECT_IO=0 go through the page cache and read the same', () => {
+  it('chunks inserted without GUESTVAULT_DIRECT_IO=1 go through the page cache and read the same', () => {
     const store = join(dir, 'store');
     // Only the two chunk directories used (the whole layout has 65,536).
     for (const d of ['abab', 'cdcd']) mkdirSync(join(store, '.chunks', d), { recursive: true });
     const data = randomBytes(3 * 4096 + 100);
     const blob = encodeBlob(data, { compress: true });
     const digest = 'ab'.repeat(32);
-    process.env.GUESTVAULT_DIRECT_IO = '0';
+    delete process.env.GUESTVAULT_DIRECT_IO;
     try {
       expect(directWritesEnabled(store)).toBe(false);
       expect(insertChunk(store, digest, blob)).toBe('new');
     } finally {
-      delete process.env.GUESTVAULT_DIRECT_IO;
+      process.env.GUESTVAULT_DIRECT_IO = '1';
     }
     expect(cachedPages(chunkPath(store, digest))).toBe(4);
     expect(insertChunk(store, digest, blob)).toBe('duplicate');
