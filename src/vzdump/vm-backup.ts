@@ -11,6 +11,8 @@ import {
   type AgentClient, type BitmapPlan, type QmpClient, type ViewDiskRequest, type VmConfig,
 } from '../guests/index.js';
 import { GuestvaultError } from '../errors.js';
+import { loadStorages } from '../storage/storage-config.js';
+import { loadDatastoreConfigs } from '../datastore/datastore-config.js';
 import { formatSize } from '../tasks/index.js';
 import { bitmapName, readBitmapState, writeBitmapRecords, type BitmapRecord } from './bitmap-state.js';
 import { runHook, type HookContext } from './hook-script.js';
@@ -259,6 +261,26 @@ async function freeze(conf: VmConfig, opts: VmBackupOptions, log: (m: string) =>
 }
 
 /**
+ * Dirty bitmaps kept for targets that no longer exist (neither a storage of storage.cfg nor a
+ * datastore): QEMU updates every bitmap
+ * on every guest write, and a persistent one stays in the qcow2 for good (one disk here had 39
+ * after storages came and went). Busy ones (in use right now) are left for the next backup.
+ */
+async function removeStaleBitmaps(qmp: QmpClient, key: string, names: readonly string[], opts: VmBackupOptions): Promise<void> {
+  // vzdump --storage takes a storage of storage.cfg or a datastore's name.
+  const live = new Set([...loadStorages().map((s) => s.id), ...loadDatastoreConfigs().map((d) => d.name)].map(bitmapName));
+  for (const name of names) {
+    if (!name.startsWith(bitmapName('')) || live.has(name) || (name.endsWith('-t') && live.has(name.slice(0, -2)))) continue;
+    try {
+      await removeBitmap(qmp, key, name);
+      opts.log(`${key}: removed dirty bitmap ${name}: its storage no longer exists`);
+    } catch (err) {
+      opts.warn(`${key}: cannot remove the dirty bitmap ${name} of a storage that no longer exists: ${(err as Error).message}`);
+    }
+  }
+}
+
+/**
  * Decide per disk whether its dirty bitmap can be trusted for an incremental read; log why not.
  * Fills `result.disks` in the order of `keys`.
  */
@@ -270,6 +292,7 @@ async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, key
     await recoverTempBitmaps(qmp, key, name, opts.log);
     const node = (await queryBlockNodes(qmp)).get(driveNode(key));
     if (!node) throw new GuestvaultError('E_VM_DISK', `QEMU has no block node for disk ${key}`);
+    await removeStaleBitmaps(qmp, key, node.bitmaps.map((b) => b.name), opts);
     const existing = node.bitmaps.find((b) => b.name === name);
     const rec = state[key];
     const persistent = node.format === 'qcow2';

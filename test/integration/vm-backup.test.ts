@@ -159,6 +159,33 @@ describe('vzdump of a running VM (no guest OS)', () => {
     expect(taskLog(plain.stderr), plain.stderr).toMatch(/virtio0: dirty-bitmap status: created new, full read: the encryption changed since vm\/100\/\S+ \(encrypt → none\)/);
   });
 
+  it('the dirty bitmap of a storage that was removed is removed at the next backup', async () => {
+    const bitmaps = async (): Promise<string[]> => {
+      const q = await QmpClient.connect(testQmp);
+      try {
+        const nodes = await q.execute<Array<{ 'node-name': string; 'dirty-bitmaps'?: Array<{ name: string }> }>>('query-named-block-nodes', { flat: true });
+        return (nodes.find((n) => n['node-name'] === 'drive-virtio0')?.['dirty-bitmaps'] ?? []).map((b) => b.name).sort();
+      } finally {
+        await q.close();
+      }
+    };
+    expect(gv('datastore', 'create', 'ds2', join(env.dir, 'ds2')).code).toBe(0);
+    expect(gv('storage', 'add', 'datastore', 'elsewhere', '--datastore', 'ds2').code).toBe(0);
+    expect(gv('vzdump', '100', '--storage', 'elsewhere').code).toBe(0);
+    expect(await bitmaps()).toContain('guestvault-elsewhere');
+    expect(gv('storage', 'remove', 'elsewhere').code).toBe(0);
+    const r = gv('vzdump', '100');
+    expect(r.code, r.stderr).toBe(0);
+    expect(taskLog(r.stderr)).toMatch(/virtio0: removed dirty bitmap guestvault-elsewhere: its storage no longer exists/);
+    expect(taskLog(r.stderr)).toMatch(/virtio0: dirty-bitmap status: OK/);
+    expect(await bitmaps()).not.toContain('guestvault-elsewhere');
+    expect(await bitmaps()).toContain('guestvault-local-store');
+    // A datastore named directly (vzdump --storage ds2) keeps its bitmap.
+    expect(gv('vzdump', '100', '--storage', 'ds2').code).toBe(0);
+    expect(gv('vzdump', '100').code).toBe(0);
+    expect(await bitmaps()).toContain('guestvault-ds2');
+  });
+
   it('SIGKILL of QEMU during the backup: fails cleanly; the next backup is a full read and says why', async () => {
     const { done, out } = await vzdumpUntil(['100'], 'point-in-time view of');
     const pid = Number(readFileSync(join(env.home, 'run/qemu/100.pid'), 'utf8'));
