@@ -260,15 +260,17 @@ async function freeze(conf: VmConfig, opts: VmBackupOptions, log: (m: string) =>
   }
 }
 
+/** Names of the bitmaps of every target there is: vzdump --storage takes a storage of storage.cfg or a datastore's name. */
+function liveBitmapNames(): Set<string> {
+  return new Set([...loadStorages().map((s) => s.id), ...loadDatastoreConfigs().map((d) => d.name)].map(bitmapName));
+}
+
 /**
- * Dirty bitmaps kept for targets that no longer exist (neither a storage of storage.cfg nor a
- * datastore): QEMU updates every bitmap
- * on every guest write, and a persistent one stays in the qcow2 for good (one disk here had 39
- * after storages came and went). Busy ones (in use right now) are left for the next backup.
+ * Dirty bitmaps kept for targets that no longer exist: QEMU updates every bitmap on every guest
+ * write, and a persistent one stays in the qcow2 for good (one disk here had 39 after storages
+ * came and went). Busy ones (in use right now) are left for the next backup, with a warning.
  */
-async function removeStaleBitmaps(qmp: QmpClient, key: string, names: readonly string[], opts: VmBackupOptions): Promise<void> {
-  // vzdump --storage takes a storage of storage.cfg or a datastore's name.
-  const live = new Set([...loadStorages().map((s) => s.id), ...loadDatastoreConfigs().map((d) => d.name)].map(bitmapName));
+async function removeStaleBitmaps(qmp: QmpClient, key: string, names: readonly string[], live: ReadonlySet<string>, opts: VmBackupOptions): Promise<void> {
   for (const name of names) {
     if (!name.startsWith(bitmapName('')) || live.has(name) || (name.endsWith('-t') && live.has(name.slice(0, -2)))) continue;
     try {
@@ -287,12 +289,13 @@ async function removeStaleBitmaps(qmp: QmpClient, key: string, names: readonly s
 async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, keys: readonly string[], opts: VmBackupOptions, result: VmBackupResult): Promise<ViewDiskRequest[]> {
   const name = bitmapName(opts.storage);
   const state = readBitmapState(vmid)[opts.storage] ?? {};
+  const live = liveBitmapNames();
   const out: ViewDiskRequest[] = [];
   for (const key of keys) {
     await recoverTempBitmaps(qmp, key, name, opts.log);
     const node = (await queryBlockNodes(qmp)).get(driveNode(key));
     if (!node) throw new GuestvaultError('E_VM_DISK', `QEMU has no block node for disk ${key}`);
-    await removeStaleBitmaps(qmp, key, node.bitmaps.map((b) => b.name), opts);
+    await removeStaleBitmaps(qmp, key, node.bitmaps.map((b) => b.name), live, opts);
     const existing = node.bitmaps.find((b) => b.name === name);
     const rec = state[key];
     const persistent = node.format === 'qcow2';

@@ -20,9 +20,8 @@ export interface VzdumpTaskResult {
 }
 
 export interface VzdumpTaskContext {
-  /** Who asked (the task's user) and who owns the groups written (the node's auth id). */
+  /** The task's user, who also owns the backup groups written. */
   user: string;
-  owner: string;
   node: string;
   /** Each task log line as it is written (the CLI's stderr). */
   echo?: (line: string) => void;
@@ -42,7 +41,7 @@ export async function vzdumpTask(request: VzdumpRequest, ctx: VzdumpTaskContext)
   ctx.onTask?.(task);
   for (const w of defaults.warnings) task.warn(w);
   try {
-    const r = await runVzdump(options, task, { user: ctx.owner, node: ctx.node, signal: ctx.signal });
+    const r = await runVzdump(options, task, { user: ctx.user, node: ctx.node, signal: ctx.signal });
     const status = task.finish(r.failed ? new GuestvaultError('E_JOB_ERRORS', `job errors (${r.failed} failed)`) : undefined);
     return { upid: task.upid, status, snapshots: r.snapshots, failed: r.failed, log: task.path };
   } catch (err) {

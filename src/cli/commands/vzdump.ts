@@ -1,5 +1,5 @@
-// Few and small imports (see ../vzdump-main.ts): the backup code is imported when the options
-// have been checked, so that a usage error answers at once and nothing loads twice.
+// Few and small imports (see ../vzdump-main.ts): the backup code is imported only once the
+// options have been checked, so that a usage error answers at once.
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseCompress } from '../../storage/compression.js';
@@ -124,9 +124,8 @@ export function vzdumpCommand(): Command {
       let r: VzdumpTaskResult;
       try {
         const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
-        const user = processAuthId();
         r = await vzdumpTask({ ...request, crypt }, {
-          user, owner: user, node, echo, signal: abort.signal,
+          user: processAuthId(), node, echo, signal: abort.signal,
           onTask: (task) => {
             abortRun = (why) => task.log(why);
             if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
