@@ -33,6 +33,9 @@ describe('vm commands', () => {
     const st = status('300');
     expect(st).toMatchObject({ status: 'running', qmpstatus: 'running' });
     expect(readFileSync(`/proc/${st.pid}/cmdline`, 'utf8')).toContain('drive-scsi0');
+    // QEMU keeps its freed request buffers (vm-process.ts, QEMU_GLIBC_TUNABLES); glibc may
+    // rewrite the variable it parsed, so only its presence is checked.
+    expect(readFileSync(`/proc/${st.pid}/environ`, 'utf8')).toMatch(/(^|\0)GLIBC_TUNABLES=glibc\.malloc\./);
     expect(gv('vm', 'suspend', '300').code).toBe(0);
     expect(status('300').qmpstatus).toBe('paused');
     expect(gv('vm', 'resume', '300').code).toBe(0);

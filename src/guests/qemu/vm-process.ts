@@ -116,6 +116,23 @@ export function attachDisks(conf: VmConfig): AttachedDisk[] {
   });
 }
 
+/**
+ * glibc malloc settings for QEMU: keep freed request buffers instead of handing them back to the
+ * kernel. QEMU's NBD server allocates a buffer per read request (256 KiB from us); with glibc's
+ * defaults the heap is trimmed whenever a burst of requests ends, so the next burst faults its
+ * buffers in again page by page. Measured on a 2 GiB VM backup (2-core VM): 80-240 thousand page
+ * faults and 3.5-7 CPU-s of kernel time in QEMU, against ~20 faults and ~1.3 CPU-s with these
+ * settings, for ~4 MiB more resident memory. mmap_threshold keeps allocations of up to 4 MiB in
+ * the heap (setting any of the two turns glibc's adaptive threshold off, and a 256 KiB buffer
+ * would then be an mmap/munmap pair each time); trim_threshold lets up to 64 MiB of free heap
+ * stay. An administrator's own GLIBC_TUNABLES wins.
+ */
+export const QEMU_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=67108864';
+
+export function qemuEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env.GLIBC_TUNABLES ? env : { ...env, GLIBC_TUNABLES: QEMU_GLIBC_TUNABLES };
+}
+
 /** Start QEMU for the VM (paused: QEMU runs, the guest CPU does not, state `prelaunch`). */
 export async function startVm(conf: VmConfig, opts: { paused?: boolean } = {}): Promise<number> {
   const vmid = conf.vmid;
@@ -125,7 +142,7 @@ export async function startVm(conf: VmConfig, opts: { paused?: boolean } = {}): 
   // Sockets and pid file of a QEMU that died are stale: QEMU would refuse to bind over them.
   cleanupRuntime(vmid);
   const args = qemuArgs(conf, disks, paths, { paused: opts.paused ?? false });
-  const r = spawnSync(qemuBinary(), args, { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(qemuBinary(), args, { encoding: 'utf8', timeout: 60_000, env: qemuEnv(process.env) });
   if (r.error) {
     if (errnoCode(r.error) === 'ENOENT') {
       throw new GuestvaultError('E_QEMU_MISSING', `cannot start VM ${vmid}: ${qemuBinary()} not found (install the Debian package qemu-system-x86)`);
