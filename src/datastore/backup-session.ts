@@ -7,7 +7,7 @@ import {
   type CryptConfig, type CryptMode, type FixedIndex, type Manifest, type ManifestFile,
 } from '../formats/index.js';
 import { Progress, silentSink, type ProgressSink } from '../tasks/index.js';
-import { ChunkPool } from './chunk-pool.js';
+import { ChunkPool, sharedChunkPool } from './chunk-pool.js';
 import type { StoreResult } from './chunk-task.js';
 import type { Datastore, Notice } from './datastore.js';
 import { imageSourceSize, sameIdentity, sourceIdentity, type SourceIdentity } from './image-source.js';
@@ -57,7 +57,7 @@ export class BackupSession {
   private readonly sources: Record<string, SourceIdentity> = {};
   readonly stats: ArchiveStats[] = [];
   private finished = false;
-  private readonly ownPool: boolean;
+  private ownPool: boolean;
   private poolInstance: ChunkPool | undefined;
   private readonly flusher: StoreFlusher;
 
@@ -70,8 +70,9 @@ export class BackupSession {
     /** The manifest of `previous`, the group's last snapshot when this session started. */
     readonly previousManifest: Manifest | undefined,
   ) {
-    this.ownPool = !opts.pool;
-    this.poolInstance = opts.pool;
+    // A long-running process's warm pool (the daemon's) serves every backup it runs.
+    this.poolInstance = opts.pool ?? sharedChunkPool();
+    this.ownPool = !this.poolInstance;
     this.flusher = new StoreFlusher(store.path);
   }
 
@@ -118,8 +119,16 @@ export class BackupSession {
     return this.poolInstance;
   }
 
-  /** Start `eager` of at most `threads` workers now (no effect once they run); 0: store in this thread. */
+  /**
+   * Start `eager` of at most `threads` workers now (no effect once they run). 0 threads: chunks
+   * are stored in this thread, even when a shared pool is there (for a few chunks that is
+   * faster than handing them over: the workers would compete with QEMU for the CPU).
+   */
   startPool(threads: number, eager = threads): ChunkPool {
+    if (threads === 0 && !this.ownPool) {
+      this.poolInstance = new ChunkPool(0);
+      this.ownPool = true;
+    }
     this.poolInstance ??= new ChunkPool(threads, eager);
     return this.poolInstance;
   }

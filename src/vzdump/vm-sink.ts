@@ -3,7 +3,7 @@
  * is the same for every storage; a sink stores what it reads: a datastore snapshot (chunks,
  * fixed indexes, dirty-bitmap incrementals) or one VMA archive stream.
  */
-import { addImageStream, previousImageIndex, streamThreads, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
+import { addImageStream, previousImageIndex, sharedChunkPool, streamThreads, summaryLine, type BackupSession, type ImageBase } from '../datastore/index.js';
 import { formatSize } from '../tasks/index.js';
 import type { NbdDiskReader } from './nbd-disk-reader.js';
 
@@ -62,8 +62,9 @@ export function datastoreSink(session: BackupSession): VmBackupSink {
       // changed of 2 GiB: ~0.15 s instead of ~0.5 s with a worker starting). A larger one
       // starts one worker and more only when chunks queue up: starting all would take CPU
       // from the reads that matter.
-      if (dirtyBytes === undefined) session.startPool(streamThreads());
-      else if (dirtyBytes <= INLINE_STORE_LIMIT) session.startPool(0);
+      if (dirtyBytes !== undefined && dirtyBytes <= INLINE_STORE_LIMIT) session.startPool(0);
+      else if (sharedChunkPool()) return; // the daemon's pool, started and warm
+      else if (dirtyBytes === undefined) session.startPool(streamThreads());
       else session.startPool(streamThreads(), 1);
     },
     async begin(_disks, conf) {

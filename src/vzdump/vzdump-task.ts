@@ -1,7 +1,7 @@
 /**
- * One `guestvault vzdump` invocation as a task: defaults from vzdump.conf, the option checks, the
- * task log and the run. Its own module, so that the CLI loads the backup code only once the
- * command line has been parsed (see src/cli/vzdump-main.ts).
+ * One `vzdump` invocation as a task: defaults from vzdump.conf, the option checks, the task log
+ * and the run. The CLI runs it in its own process, or hands the request to the daemon, which
+ * runs this very function (src/server/cli-socket.ts): both behave the same.
  */
 import { GuestvaultError } from '../errors.js';
 import { parseCompress } from '../storage/index.js';

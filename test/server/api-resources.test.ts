@@ -169,7 +169,8 @@ describe('API resources', () => {
     const hook = join(env.dir, 'slow-hook.sh');
     writeFileSync(hook, '#!/bin/sh\n[ "$1" = backup-start ] && sleep 8\nexit 0\n');
     chmodSync(hook, 0o755);
-    const cli = await spawnUntil(env, ['vzdump', '101', '--script', hook], 'backup-start');
+    // GUESTVAULT_NO_DAEMON: this backup runs in the CLI's own process, not handed to the daemon.
+    const cli = await spawnUntil(env, ['vzdump', '101', '--script', hook], 'backup-start', { GUESTVAULT_NO_DAEMON: '1' });
     const api = await root.call<string>('POST', `/nodes/${node}/vzdump`, { vmid: '100' });
     expect(api.status).toBe(200);
     await new Promise((r) => setTimeout(r, 1500));
@@ -185,7 +186,49 @@ describe('API resources', () => {
     expect((await root.call('DELETE', `/nodes/${node}/tasks/${enc(cliTask.upid)}`)).status).toBe(409);
   }, 120_000);
 
+  it('guestvault vzdump in a shell hands its backup to the daemon: the same log and result; Ctrl-C and a killed client abort it', async () => {
+    const pidOf = (upid: string) => parseInt(upid.split(':')[2]!, 16);
+    const lockOf = (vmid: string) => /^lock:/m.test(readFileSync(join(env.home, 'guests', `${vmid}.conf`), 'utf8'));
+    const before = (await snapshotsOf('101')).length;
+    // Text output: the task log streams to stderr as the backup runs, as it does locally.
+    const text = env.run(['vzdump', '101', '--remove', '0']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/Starting Backup of VM 101[\s\S]*Finished Backup of VM 101[\s\S]*TASK OK\s*$/);
+    // It was the daemon's task (its pid in the UPID); with GUESTVAULT_NO_DAEMON=1 the CLI's own.
+    const handed = env.json<{ upid: string; status: string; snapshots: string[] }>(['vzdump', '101', '--remove', '0']);
+    expect(pidOf(handed.upid)).toBe(daemon.proc.pid);
+    expect(handed).toMatchObject({ status: 'OK', snapshots: [expect.stringMatching(/^vm\/101\//)] });
+    const local = env.json<{ upid: string; status: string }>(['vzdump', '101', '--remove', '0'], { env: { GUESTVAULT_NO_DAEMON: '1' } });
+    expect(local.status).toBe('OK');
+    expect(pidOf(local.upid)).not.toBe(daemon.proc.pid);
+    expect(await snapshotsOf('101')).toHaveLength(before + 3);
+    // The daemon says the errors the CLI would: an unknown guest fails the run with exit code 1.
+    const unknown = env.run(['vzdump', '999']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown guest on node/);
+
+    const hook = join(env.dir, 'slow-hook-2.sh');
+    writeFileSync(hook, '#!/bin/sh\n[ "$1" = backup-start ] && sleep 6\nexit 0\n');
+    chmodSync(hook, 0o755);
+    // Ctrl-C: the daemon aborts the backup, cleans up and the CLI ends with 143.
+    const ctrlC = await spawnUntil(env, ['vzdump', '101', '--script', hook], 'backup-start');
+    expect(lockOf('101')).toBe(true);
+    ctrlC.child.kill('SIGINT');
+    expect(await ctrlC.done).toBe(143);
+    expect(ctrlC.out.stderr).toMatch(/received SIGINT: aborting the backup/);
+    expect(lockOf('101')).toBe(false);
+    // A client that is killed outright: the daemon notices and aborts the backup too.
+    const killed = await spawnUntil(env, ['vzdump', '101', '--script', hook], 'backup-start');
+    const upid = (await root.data<Task[]>(`/nodes/${node}/tasks?running=1`)).find((t) => t.id === '101')!.upid;
+    expect(pidOf(upid)).toBe(daemon.proc.pid);
+    killed.child.kill('SIGKILL');
+    expect(await root.waitTask(node, upid, 60_000)).not.toBe('OK');
+    expect(lockOf('101')).toBe(false);
+    expect(await snapshotsOf('101')).toHaveLength(before + 3);
+  }, 180_000);
+
   it('who may do what: no login 401; a user without privileges sees nothing and changes nothing; a token limited to one VM', async () => {
+    const backups101 = (await snapshotsOf('101')).length;
     const before = (await root.call<Task[]>('GET', `/nodes/${node}/tasks`)).body.total;
     expect((await daemon.anonymous().get(`/nodes/${node}/qemu`)).status).toBe(401);
     expect((await daemon.anonymous().call('POST', `/nodes/${node}/vzdump`, { vmid: '100' })).status).toBe(401);
@@ -227,7 +270,7 @@ describe('API resources', () => {
     expect((await daemon.withToken(`${tok['full-tokenid']}:wrong-secret`).get(`/nodes/${node}/qemu`)).status).toBe(401);
     // Nothing happened: no new task, no new backup.
     expect((await root.call<Task[]>('GET', `/nodes/${node}/tasks`)).body.total).toBe(before);
-    expect(await snapshotsOf('101')).toHaveLength(1);
+    expect(await snapshotsOf('101')).toHaveLength(backups101);
     // What the token may do, it can: a task of its own, which carol's token sees and root sees too.
     const ok = await token.call<string>('POST', `/nodes/${node}/vzdump`, { vmid: '100', storage: 'local-store' });
     expect(ok.status, ok.body.message).toBe(200);

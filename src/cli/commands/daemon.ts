@@ -10,6 +10,8 @@ import { guestvaultHome } from '../../home.js';
 import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
 import { TaskRunner } from '../../server/task-runner.js';
+import { ChunkPool, defaultThreads, setSharedChunkPool, streamThreads } from '../../datastore/index.js';
+import { cliSocketPath } from '../daemon-handoff.js';
 
 /** The built GUI: dist/web beside dist/cli (see web/vite.config.ts). */
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
@@ -36,6 +38,14 @@ export function daemonCommand(): Command {
       const pidFile = join(runDir, 'guestvault-daemon.pid');
       let api: FastifyInstance | undefined;
       const runner = new TaskRunner();
+      // Chunk workers started once and kept warm for every backup this daemon runs.
+      const pool = new ChunkPool(streamThreads(), defaultThreads());
+      setSharedChunkPool(pool);
+      // `guestvault vzdump` in a shell hands its backup to this daemon over a root-only socket
+      // (listening before the API says it is up, so a test can rely on either).
+      const { listenCliSocket } = await import('../../server/cli-socket.js');
+      const socketPath = cliSocketPath();
+      const cliSocket = await listenCliSocket(socketPath, runner, localNodeName(), stamp);
       if (o.api) {
         const node = localNodeName();
         const { cert, key } = ensureCertificate(node);
@@ -67,6 +77,7 @@ export function daemonCommand(): Command {
         if (stopping) {
           stamp(`${sig} again: exiting now`);
           rmSync(pidFile, { force: true });
+          rmSync(socketPath, { force: true });
           process.exit(1);
         }
         stopping = true;
@@ -88,9 +99,14 @@ export function daemonCommand(): Command {
           };
         });
       }
+      // No new backups from the CLI; the running ones finish (their clients keep following them).
+      cliSocket.close();
+      rmSync(socketPath, { force: true });
       await scheduler.idle();
       if (runner.count) stamp(`waiting for ${runner.count} running task(s)`);
       await runner.idle();
+      setSharedChunkPool(undefined);
+      await pool.close();
       await api?.close();
       rmSync(pidFile, { force: true });
       stamp('guestvault daemon stopped');

@@ -1,5 +1,5 @@
-// Few and small imports (see ../vzdump-main.ts): the backup code is imported only once the
-// options have been checked, so that a usage error answers at once.
+// Few and small imports: a backup handed to the daemon should load almost nothing; the backup
+// code is imported only when this process runs the backup itself.
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseCompress } from '../../storage/compression.js';
@@ -9,6 +9,7 @@ import { processAuthId } from '../../process-user.js';
 import type { BackupMode } from '../../vzdump/vm-backup.js';
 import type { VzdumpRequest } from '../../vzdump/vzdump-defaults.js';
 import type { VzdumpTaskResult } from '../../vzdump/vzdump-task.js';
+import { daemonAvailable, handOff } from '../daemon-handoff.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -34,6 +35,17 @@ interface VzdumpCli {
   bwlimit?: string;
   ionice?: string;
   outputFormat: OutputFormat;
+}
+
+/**
+ * Whether a running daemon may run this backup: not for what only this process has (a key and
+ * its passphrase, standard output, a hook script found by PATH or relative to here) nor when a
+ * GUESTVAULT_* variable tunes this process.
+ */
+function handOffPossible(o: VzdumpCli): boolean {
+  if (o.keyfile || o.stdout || (o.script !== undefined && !o.script.startsWith('/'))) return false;
+  if (Object.keys(process.env).some((k) => k.startsWith('GUESTVAULT_') && k !== 'GUESTVAULT_HOME' && k !== 'GUESTVAULT_NODE')) return false;
+  return daemonAvailable();
 }
 
 function minutes(v: string | undefined, what: string): number | undefined {
@@ -121,16 +133,24 @@ export function vzdumpCommand(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let r: VzdumpTaskResult;
+      let r: VzdumpTaskResult | undefined;
       try {
-        const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
-        r = await vzdumpTask({ ...request, crypt }, {
-          user: processAuthId(), node, echo, signal: abort.signal,
-          onTask: (task) => {
-            abortRun = (why) => task.log(why);
-            if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
-          },
-        });
+        if (handOffPossible(o)) {
+          const h = handOff(Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)), node, echo ?? (() => undefined));
+          abortRun = (why) => h.abort(why);
+          r = await h.result;
+        }
+        if (!r) {
+          const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
+          const user = processAuthId();
+          r = await vzdumpTask({ ...request, crypt }, {
+            user, node, echo, signal: abort.signal,
+            onTask: (task) => {
+              abortRun = (why) => task.log(why);
+              if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
+            },
+          });
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

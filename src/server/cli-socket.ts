@@ -1,0 +1,121 @@
+/**
+ * The daemon's local socket for the CLI: `guestvault vzdump` hands its request to a running
+ * daemon, which runs it as one of its tasks and streams the task log back line by line. Why:
+ * the daemon's modules are loaded and its memory is warm, so a small incremental backup does
+ * not pay a process start-up (~0.3 s of a 0.8 s backup here); and every backup of the node is
+ * a task of the daemon that the GUI can follow and stop. Ctrl-C in the CLI aborts the task
+ * (its clean-up is the same as for SIGTERM), and so does a CLI that goes away.
+ *
+ * Who may connect: the socket is created mode 0600 in the daemon's run directory, so only the
+ * daemon's user (root) can; a connection acts as that user, as a shell of root would.
+ * Protocol: JSON lines. The client sends {op:"vzdump", request, node}, later maybe {op:"abort",
+ * reason}; the daemon answers {log} lines, then {result} or {error:{code,message}}, or
+ * {declined} before anything ran (the CLI then runs the backup itself).
+ */
+import { chmodSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { GuestvaultError } from '../errors.js';
+import { processAuthId } from '../process-user.js';
+import { JsonLineParser } from '../guests/qemu/json-lines.js';
+import { vzdumpTask } from '../vzdump/vzdump-task.js';
+import type { VzdumpRequest } from '../vzdump/vzdump-defaults.js';
+import type { TaskRunner } from './task-runner.js';
+
+/** Request fields a CLI may send (a key and standard output stay with the CLI process). */
+const REQUEST_KEYS = new Set([
+  'vmid', 'all', 'exclude', 'storage', 'dumpdir', 'mode', 'stopwait', 'lockwait', 'bwlimit', 'ionice', 'script',
+  'notes-template', 'protected', 'prune-backups', 'remove', 'compress', 'zstd', 'pigz',
+]);
+
+export interface CliSocketMessage {
+  op: 'vzdump' | 'abort';
+  request?: VzdumpRequest;
+  node?: string;
+  reason?: string;
+}
+
+export function listenCliSocket(path: string, runner: TaskRunner, node: string, log: (line: string) => void): Promise<net.Server> {
+  rmSync(path, { force: true });
+  const server = net.createServer((socket) => serve(socket, runner, node, log));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function serve(socket: net.Socket, runner: TaskRunner, node: string, log: (line: string) => void): void {
+  let started = false;
+  let ended = false;
+  const abort = new AbortController();
+  let taskLog: ((line: string) => void) | undefined;
+  const send = (msg: unknown): void => {
+    if (!socket.destroyed) socket.write(`${JSON.stringify(msg)}\n`);
+  };
+  socket.on('error', () => undefined);
+  // A CLI that goes away (killed, or its terminal closed) stops its backup, as it would locally.
+  socket.on('close', () => {
+    if (started && !ended && !abort.signal.aborted) {
+      taskLog?.('the command line client went away: aborting the backup and cleaning up');
+      abort.abort();
+    }
+  });
+  const parser = new JsonLineParser({
+    onInvalid: () => {
+      send({ error: { code: 'E_USAGE', message: 'daemon socket: not a JSON line' } });
+      socket.end();
+    },
+    onValue: (value) => {
+      const msg = (value ?? {}) as CliSocketMessage;
+      if (msg.op === 'abort') {
+        if (started && !abort.signal.aborted) {
+          taskLog?.(msg.reason ?? 'aborted by the command line client: cleaning up');
+          abort.abort();
+        }
+      } else if (msg.op === 'vzdump' && !started) {
+        started = true;
+        const declined = checkRequest(msg, node);
+        if (declined) {
+          send({ declined });
+          socket.end();
+          return;
+        }
+        let done!: () => void;
+        const finished = new Promise<void>((r) => (done = r));
+        const owner = processAuthId();
+        vzdumpTask(msg.request!, {
+          user: owner, node, signal: abort.signal,
+          echo: (l) => send({ log: l }),
+          onTask: (task) => {
+            taskLog = (l) => task.log(l);
+            runner.adopt(task.upid, abort, finished);
+            log(`vzdump task ${task.upid} for the command line`);
+          },
+        }).then(
+          (result) => send({ result }),
+          (err: unknown) => send({ error: err instanceof GuestvaultError ? { code: err.code, message: err.message } : { code: 'E_INTERNAL', message: String((err as Error)?.stack ?? err) } }),
+        ).finally(() => {
+          ended = true;
+          done();
+          socket.end();
+        });
+      } else {
+        send({ error: { code: 'E_USAGE', message: `daemon socket: unexpected message ${JSON.stringify(msg.op)}` } });
+      }
+    },
+  });
+  socket.on('data', (chunk: Buffer) => parser.push(chunk));
+}
+
+/** Why the daemon will not run this request (the CLI then runs it itself), or undefined. */
+function checkRequest(msg: CliSocketMessage, node: string): string | undefined {
+  if (msg.node !== node) return `the daemon runs node ${node}, the command line is on node ${msg.node}`;
+  const req = msg.request;
+  if (!req || typeof req !== 'object' || Array.isArray(req)) return 'no request';
+  const unknown = Object.keys(req).filter((k) => !REQUEST_KEYS.has(k));
+  if (unknown.length) return `the daemon does not take ${unknown.join(', ')}`;
+  return undefined;
+}
