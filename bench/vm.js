@@ -211,11 +211,13 @@ class Qmp {
 const gvArgv = (...args) => [process.execPath, join(PROJECT, 'bin', 'guestvault.js'), ...args];
 
 /** CPU seconds (user + system) used so far by a process and all its threads, or null. */
-function processCpuSeconds(pid) {
+/** utime + stime of `pid`; with `children`, plus those of its children it has waited for. */
+function processCpuSeconds(pid, children = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ
+    const own = Number(f[11]) + Number(f[12]); // utime, stime in USER_HZ
+    return (children ? own + Number(f[13]) + Number(f[14]) : own) / 100;
   } catch {
     return null;
   }
@@ -333,11 +335,12 @@ class Round {
     warm(...warmPaths);
     sync();
     const qemuBefore = this.qemu ? processCpuSeconds(this.qemu) : null;
-    const daemonBefore = this.daemon ? processCpuSeconds(this.daemon) : null;
+    const daemonBefore = this.daemon ? processCpuSeconds(this.daemon, true) : null;
     const r = await runTimed(argv, { env, cwd, rssFile: this.rssFile, timeoutSeconds: this.opts.timeout });
     const qemuCpuSeconds = qemuBefore == null ? null : processCpuSeconds(this.qemu) - qemuBefore;
-    // A vzdump handed to the daemon does its work there: its CPU counts as the step's.
-    const daemonCpuSeconds = daemonBefore == null ? 0 : (processCpuSeconds(this.daemon) ?? daemonBefore) - daemonBefore;
+    // A vzdump handed to the daemon does its work there: its CPU (and that of the programs it
+    // ran, e.g. zstd for an archive) counts as the step's.
+    const daemonCpuSeconds = daemonBefore == null ? 0 : (processCpuSeconds(this.daemon, true) ?? daemonBefore) - daemonBefore;
     if (r.cpuSeconds != null) r.cpuSeconds += daemonCpuSeconds;
     if (r.otherCpuSeconds != null) r.otherCpuSeconds = Math.max(0, r.otherCpuSeconds - daemonCpuSeconds);
     const flushStart = process.hrtime.bigint();
