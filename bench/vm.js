@@ -321,6 +321,7 @@ class Round {
     this.qemu = null; // pid while the VM runs
     this.daemon = null; // pid of guestvault's daemon, if one runs
     this.qemuHwmKiB = null;
+    this.daemonHwmKiB = null; // the daemon's peak RSS over the round (it ran the backups)
   }
 
   setup(what, argv, { env, cwd } = {}) {
@@ -506,6 +507,7 @@ async function guestvaultRound(rd, ctx, verify) {
   } finally {
     qmp?.close();
     await stopVm(rd, env);
+    if (daemon?.pid) rd.daemonHwmKiB = processHwmKiB(daemon.pid);
     await stopDaemon(daemon);
     rd.daemon = null;
     removeTree(home);
@@ -732,7 +734,8 @@ const NOTES = [
   '[1] disk size ÷ time, also for the incremental steps. [2] guestvault\'s own "N.Ns" for reading and storing the disk\n' +
   '  (from its task log); the rest of the time is start-up, QMP, fleecing set-up/teardown, index, sync and manifest.',
   'CPU s: user + system of the command\'s process tree (GNU time); QEMU CPU s: the VM\'s QEMU process during the step\n' +
-  '  (serving NBD, copy-before-write). Peak RSS: GNU time %M, the largest single process of the tree.',
+  '  (serving NBD, copy-before-write). Peak RSS: GNU time %M, the largest single process of the tree (the\n' +
+  '  client\'s when the daemon ran the step: the daemon\'s own peak is printed under the table).',
   'Times are wall clock (process.hrtime); with --repeat N the median of N rounds.',
 ];
 
@@ -848,6 +851,9 @@ async function main() {
   const qemuHwm = rounds.map((r) => r.qemuHwmKiB).filter((x) => x != null);
   const idle = rounds.map((r) => r.qemuIdleCpuShare).filter((x) => x != null);
   if (qemuHwm.length) log(`\nQEMU: peak RSS ${mib(Math.max(...qemuHwm) * 1024)} MiB; idle CPU before the steps ${(median(idle) * 100).toFixed(0)} % of a core`);
+  const daemonHwm = rounds.map((r) => r.daemonHwmKiB).filter((x) => x != null);
+  // The steps' peak RSS is the command line client's when a daemon took the run.
+  if (daemonHwm.length) log(`guestvault daemon (ran the vzdump steps): peak RSS ${mib(Math.max(...daemonHwm) * 1024)} MiB over a round`);
   const ds = rounds.map((r) => r.datastoreBytes).filter((x) => x != null);
   if (ds.length) log(`datastore after the three backups: ${mib(median(ds))} MiB; nbdcopy | zstd output: ${res.nbdcopy?.outputBytes == null ? '-' : mib(res.nbdcopy.outputBytes)} MiB`);
   log(`\nratios and targets:\n${goals.map((g) => `  ${(g.status || '').padEnd(7)}  ${g.text.padEnd(62)}  ${g.detail}`).join('\n')}`);
@@ -870,7 +876,7 @@ async function main() {
     image: { ...image, changes: ctx.blocks.map((b) => b.block) },
     interference,
     steps: res,
-    rounds: rounds.map((r) => ({ steps: r.steps, errors: r.errors, qemuHwmKiB: r.qemuHwmKiB, qemuIdleCpuShare: r.qemuIdleCpuShare, datastoreBytes: r.datastoreBytes })),
+    rounds: rounds.map((r) => ({ steps: r.steps, errors: r.errors, qemuHwmKiB: r.qemuHwmKiB, daemonHwmKiB: r.daemonHwmKiB, qemuIdleCpuShare: r.qemuIdleCpuShare, datastoreBytes: r.datastoreBytes })),
     ratios: goals,
     downtime: downtimeLines(res),
     notes: NOTES,
