@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 /**
  * Chunks are written without fsync; the datastore is synced (syncfs, via `sync -f`) before the
@@ -15,19 +15,28 @@ export class StoreFlusher {
     this.pending += bytes;
     if (this.pending < this.every || this.running) return;
     this.pending = 0;
-    this.running = new Promise<void>((resolve) => {
-      const child = spawn('sync', ['-f', this.path], { stdio: 'ignore' });
-      child.on('error', () => resolve());
-      child.on('exit', () => resolve());
-    }).finally(() => {
+    this.running = syncFs(this.path).finally(() => {
       this.running = undefined;
     });
   }
 
-  /** Everything written so far is on disk when this returns. */
+  /**
+   * Everything written so far is on disk when this resolves. Not spawnSync: in the daemon, which
+   * runs the backups of `guestvault vzdump` too, that would stall the API and every other task
+   * for as long as the write-back takes.
+   */
   async flush(): Promise<void> {
     await this.running;
-    spawnSync('sync', ['-f', this.path]);
+    await syncFs(this.path);
     this.pending = 0;
   }
+}
+
+/** syncfs(2) of the file system holding `path`, through coreutils' `sync -f`. */
+function syncFs(path: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
+    child.on('error', () => resolve());
+    child.on('exit', () => resolve());
+  });
 }
