@@ -210,8 +210,10 @@ class Qmp {
 
 const gvArgv = (...args) => [process.execPath, join(PROJECT, 'bin', 'guestvault.js'), ...args];
 
-/** CPU seconds (user + system) used so far by a process and all its threads, or null. */
-/** utime + stime of `pid`; with `children`, plus those of its children it has waited for. */
+/**
+ * CPU seconds (user + system) used so far by a process and all its threads, or null; with
+ * `children`, plus those of the children it has waited for.
+ */
 function processCpuSeconds(pid, children = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -5,7 +5,9 @@
  * copy (on this 2-core VM a 2 GiB VM backup used 12.5 CPU-s buffered, 8.2 CPU-s direct). Why it
  * is not the default: the writes are synchronous, and in bench/vm.js's sequence (right after
  * another program wrote and deleted a 1 GiB file) the same backup took 13.8-17.9 s direct
- * against 9.2 s buffered, while alone it took 6.2-7.0 s direct against ~8 s buffered.
+ * against 9.2 s buffered, while alone it took 6.2-7.0 s direct against ~8 s buffered. In the slow
+ * runs the virtual disk wrote only 55-80 MB/s with 60-80 % iowait: buffered writes hide that
+ * behind write-back's deep queue, while each worker here has one synchronous write in flight.
  *
  * O_DIRECT wants the memory address, the length and the file offset aligned to the device's
  * block size. JavaScript cannot see addresses, so the aligned start of a per-thread buffer is
