@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DEFAULT_FIXED_CHUNK_SIZE, decodeFixedIndex, encodeFixedIndex, fixedChunkCount, type ManifestFile } from '../formats/index.js';
 import { Progress } from '../tasks/index.js';
 import { emptyStats, runBounded, type ArchiveStats, type BackupSession } from './backup-session.js';
-import { chunkPath, touchChunk } from './chunk-store.js';
+import { chunkPath, touchChunkAsync } from './chunk-store.js';
 import type { StoreResult } from './chunk-task.js';
 import { formatSnapshot } from './names.js';
 
@@ -87,25 +87,20 @@ export async function addImageStream(session: BackupSession, name: string, reade
   // Chunk buffers in shared memory, reused: the worker reads the very bytes the NBD reply was
   // written into (no copy, no transfer), and no 4 MiB allocation is faulted in per chunk.
   const buffers = spareBuffers;
-  await runBounded(pool, count, async (i) => {
+  // Unchanged chunks keep the base's digest. Touching them (so that a concurrent garbage
+  // collection sees them in use) runs on the thread pool while the changed chunks are read;
+  // one found missing is read and stored afterwards, like a changed one.
+  const reused = base ? touchReused(session.store.path, base, count) : undefined;
+  reused?.missing.catch(() => undefined); // awaited below; not unhandled when the read fails first
+  const storeChunk = async (i: number): Promise<void> => {
     const offset = i * chunkSize;
     const length = Math.min(chunkSize, size - offset);
-    if (base && !base.changed(i) && base.digests[i] && touchChunk(chunkPath(session.store.path, base.digests[i]!.toString('hex')))) {
-      digests[i] = base.digests[i]!;
-      stats.chunks++;
-      stats.duplicateChunks++;
-      stats.reusedChunks++;
-      pool.cancelSlot();
-      progress.add(length);
-      return;
-    }
     if (reader.isZero(i)) {
       const z = zeroChunk(length);
       if (!z.first) pool.cancelSlot();
       const r = await z.result;
       digests[i] = Buffer.from(r.digest, 'hex');
       session.chunkStored(stats, z.first ? { ...r, zero: true } : { ...r, zero: true, status: 'duplicate', encodedSize: 0 });
-      progress.add(length);
       return;
     }
     const buffer = buffers.pop() ?? Buffer.from(new SharedArrayBuffer(chunkSize));
@@ -119,8 +114,29 @@ export async function addImageStream(session: BackupSession, name: string, reade
     }
     digests[i] = Buffer.from(r.digest, 'hex');
     session.chunkStored(stats, r);
+  };
+  await runBounded(pool, count, async (i) => {
+    const length = Math.min(chunkSize, size - i * chunkSize);
+    if (reused?.candidates.has(i)) {
+      pool.cancelSlot();
+    } else {
+      await storeChunk(i);
+    }
     progress.add(length);
   });
+  if (reused) {
+    const missing = await reused.missing;
+    for (const i of reused.candidates) {
+      if (missing.has(i)) continue;
+      digests[i] = base!.digests[i]!;
+      stats.chunks++;
+      stats.duplicateChunks++;
+      stats.reusedChunks++;
+    }
+    // Chunks of the base that are gone from the store (removed by hand, or a damaged store).
+    const gone = [...missing];
+    await runBounded(pool, gone.length, async (k) => storeChunk(gone[k]!));
+  }
   progress.finish();
   stats.seconds = (Date.now() - started) / 1000;
   const index = encodeFixedIndex({ size, chunkSize, digests, ctime: Math.floor(Date.now() / 1000) });
@@ -128,4 +144,29 @@ export async function addImageStream(session: BackupSession, name: string, reade
   const entry: ManifestFile = { filename: file, 'crypt-mode': session.cryptMode, size, csum: index.subarray(32, 64).toString('hex') };
   session.addIndexFile(entry, stats);
   return stats;
+}
+
+/**
+ * The chunks an incremental takes over from its base, and (later) those of them that are no
+ * longer in the store. Each distinct chunk is touched once; at most 16 touches in flight.
+ */
+function touchReused(store: string, base: ImageBase, count: number): { candidates: Set<number>; missing: Promise<Set<number>> } {
+  const candidates = new Set<number>();
+  const byDigest = new Map<string, number[]>();
+  for (let i = 0; i < count; i++) {
+    if (base.changed(i) || !base.digests[i]) continue;
+    candidates.add(i);
+    const hex = base.digests[i]!.toString('hex');
+    const at = byDigest.get(hex);
+    if (at) at.push(i);
+    else byDigest.set(hex, [i]);
+  }
+  const missing = new Set<number>();
+  const queue = [...byDigest];
+  const worker = async (): Promise<void> => {
+    for (let next = queue.pop(); next; next = queue.pop()) {
+      if (!(await touchChunkAsync(chunkPath(store, next[0])))) for (const i of next[1]) missing.add(i);
+    }
+  };
+  return { candidates, missing: Promise.all(Array.from({ length: 16 }, worker)).then(() => missing) };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { syncFs } from './syncfs.js';
 
 /**
  * Chunks are written without fsync; the datastore is synced (syncfs, via `sync -f`) before the
@@ -30,13 +30,4 @@ export class StoreFlusher {
     await syncFs(this.path);
     this.pending = 0;
   }
-}
-
-/** syncfs(2) of the file system holding `path`, through coreutils' `sync -f`. */
-function syncFs(path: string): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
-    child.on('error', () => resolve());
-    child.on('exit', () => resolve());
-  });
 }

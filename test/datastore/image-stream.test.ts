@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackupSession } from '../../src/datastore/backup-session.js';
+import { ChunkPool } from '../../src/datastore/chunk-pool.js';
+import { chunkPath } from '../../src/datastore/chunk-store.js';
+import { Datastore } from '../../src/datastore/datastore.js';
+import { addImageStream, previousImageIndex, type ImageReader } from '../../src/datastore/image-stream.js';
+import type { GroupRef } from '../../src/datastore/names.js';
+import { decodeFixedIndex } from '../../src/formats/index.js';
+import { MiB, randomData } from '../helpers/data.js';
+
+/** An image in memory that counts which chunks were read (the NBD reader's part in a VM backup). */
+function memoryReader(image: Buffer, zero: Set<number> = new Set()): ImageReader & { reads: number[] } {
+  const reads: number[] = [];
+  return {
+    size: image.length,
+    reads,
+    isZero: (i) => zero.has(i),
+    read: async (offset, length, target) => {
+      reads.push(offset / (4 * MiB));
+      const out = target ? Buffer.from(target.buffer, target.byteOffset, length) : Buffer.alloc(length);
+      image.copy(out, 0, offset, offset + length);
+      return out;
+    },
+  };
+}
+
+describe('image streams with a base (the incremental path of VM backups)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gv-imgstream-'));
+  const savedHome = process.env.GUESTVAULT_HOME;
+  const group: GroupRef = { ns: [], type: 'vm', id: '100' };
+  const pool = new ChunkPool(0);
+  let store: Datastore;
+  // 6 chunks of 4 MiB, all different, the last one short.
+  const image = randomData(22 * MiB + 4096, 11);
+
+  beforeAll(() => {
+    process.env.GUESTVAULT_HOME = join(dir, 'home');
+    store = Datastore.create('main', join(dir, 'store'));
+  });
+  afterAll(async () => {
+    await pool.close();
+    if (savedHome === undefined) delete process.env.GUESTVAULT_HOME;
+    else process.env.GUESTVAULT_HOME = savedHome;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function backup(reader: ImageReader, changed?: Set<number>) {
+    const session = await BackupSession.start(store, group, { owner: 'root@pam', pool });
+    let base;
+    if (changed) {
+      const prev = previousImageIndex(session, 'drive-virtio0.img.fidx', reader.size);
+      if (!('digests' in prev)) throw new Error(prev.reason);
+      base = { digests: prev.digests, changed: (i: number) => changed.has(i) };
+    }
+    const stats = await addImageStream(session, 'drive-virtio0.img', reader, base);
+    const snap = await session.finish();
+    const index = decodeFixedIndex(readFileSync(join(store.snapshotDir(snap), 'drive-virtio0.img.fidx')), 'index');
+    return { stats, index };
+  }
+
+  it('reads only the changed chunks, touches the reused ones, and re-reads a reused chunk that is gone', async () => {
+    const first = await backup(memoryReader(image));
+    expect(first.stats.readBytes).toBe(image.length);
+
+    // Chunk 2 changes; chunk 4's file disappears from the store (removed by hand); chunk 1's
+    // file is old and must be touched (atime) by the reuse.
+    image.fill(0x5a, 2 * 4 * MiB + 100, 2 * 4 * MiB + 200);
+    const hex = (i: number) => first.index.digests[i]!.toString('hex');
+    unlinkSync(chunkPath(store.path, hex(4)));
+    const before = statSync(chunkPath(store.path, hex(1))).atimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+
+    const reader = memoryReader(image);
+    const second = await backup(reader, new Set([2]));
+    expect(reader.reads.sort()).toEqual([2, 4]);
+    expect(second.stats.reusedChunks).toBe(4);
+    expect(second.stats.readBytes).toBe(8 * MiB);
+    expect(second.index.digests.map((d) => d.toString('hex'))).toEqual(
+      first.index.digests.map((d, i) => (i === 2 ? second.index.digests[2]!.toString('hex') : d.toString('hex'))),
+    );
+    expect(second.index.digests[2]!.equals(first.index.digests[2]!)).toBe(false);
+    // The lost chunk is back, and the reused one was touched.
+    expect(statSync(chunkPath(store.path, hex(4))).size).toBeGreaterThan(0);
+    expect(statSync(chunkPath(store.path, hex(1))).atimeMs).toBeGreaterThan(before);
+  });
+});
