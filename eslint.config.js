@@ -7,6 +7,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
+  // The launchers are CommonJS (bin/package.json): see bin/guestvault.js.
+  { files: ['bin/**'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // The web GUI (web/) runs in the browser.
   { files: ['web/**'], languageOptions: { globals: { ...globals.browser } } },
   {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `vzdump` as Proxmox administrators type it: the same as `guestvault vzdump`.
-import('../dist/cli/vzdump-main.js').then((m) => m.main([process.argv[0], process.argv[1], 'vzdump', ...process.argv.slice(2)])).catch((err) => {
+require('../dist/cli/vzdump-client.cjs').main([process.argv[0], process.argv[1], 'vzdump', ...process.argv.slice(2)]).catch((err) => {
   console.error(err?.stack ?? String(err));
   process.exit(1);
 });

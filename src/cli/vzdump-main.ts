@@ -4,9 +4,9 @@ import { reportError } from './report-error.js';
 import { VERSION } from './version.js';
 
 /**
- * `guestvault vzdump …` (and `vzdump …`) without loading the other commands: a backup handed
- * to the daemon then starts in about half the time (program.ts loads every command's code).
- * Parsing, help and errors are those of the full program: it is the same command.
+ * `guestvault vzdump …` (and `vzdump …`) run in this process, when no daemon took it (see
+ * vzdump-client.ts), without loading the other commands (program.ts loads every command's
+ * code). Parsing, help and errors are those of the full program: it is the same command.
  */
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('guestvault').version(VERSION).showHelpAfterError().exitOverride();

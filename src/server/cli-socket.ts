@@ -8,9 +8,11 @@
  *
  * Who may connect: the socket is created mode 0600 in the daemon's run directory, so only the
  * daemon's user (root) can; a connection acts as that user, as a shell of root would.
- * Protocol: JSON lines. The client sends {op:"vzdump", request, node}, later maybe {op:"abort",
- * reason}; the daemon answers {log} lines, then {result} or {error:{code,message}}, or
- * {declined} before anything ran (the CLI then runs the backup itself).
+ * Protocol: JSON lines. The client sends {op:"vzdump", args, cwd, node} (its command line after
+ * `vzdump`), later maybe {op:"abort", reason}; the daemon answers {log} lines, then {result,
+ * format} or {error:{code,message}}, or {declined} before anything ran (the CLI then runs the
+ * command itself). The daemon parses the command line with the command's own grammar, which
+ * its caller passes in (the CLI's part), so that the client loads no parser.
  */
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -21,22 +23,27 @@ import { vzdumpTask } from '../vzdump/vzdump-task.js';
 import type { VzdumpRequest } from '../vzdump/vzdump-defaults.js';
 import type { TaskRunner } from './task-runner.js';
 
-/** Request fields a CLI may send (a key and standard output stay with the CLI process). */
-const REQUEST_KEYS = new Set([
-  'vmid', 'all', 'exclude', 'storage', 'dumpdir', 'mode', 'stopwait', 'lockwait', 'bwlimit', 'ionice', 'script',
-  'notes-template', 'protected', 'prune-backups', 'remove', 'compress', 'zstd', 'pigz',
-]);
-
 export interface CliSocketMessage {
   op: 'vzdump' | 'abort';
-  request?: VzdumpRequest;
+  args?: string[];
+  cwd?: string;
   node?: string;
   reason?: string;
 }
 
-export function listenCliSocket(path: string, runner: TaskRunner, node: string, log: (line: string) => void): Promise<net.Server> {
+/** A command line parsed: what to run, whether the client shows the log, its output format. */
+export interface ParsedCommandLine {
+  request: VzdumpRequest;
+  echo: boolean;
+  format: string;
+}
+
+/** The vzdump command's parser; {declined} for anything the client should run itself. */
+export type CommandLineParser = (args: string[], cwd: string, node: string) => ParsedCommandLine | { declined: string };
+
+export function listenCliSocket(path: string, runner: TaskRunner, node: string, parse: CommandLineParser, log: (line: string) => void): Promise<net.Server> {
   rmSync(path, { force: true });
-  const server = net.createServer((socket) => serve(socket, runner, node, log));
+  const server = net.createServer((socket) => serve(socket, runner, node, parse, log));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -47,7 +54,7 @@ export function listenCliSocket(path: string, runner: TaskRunner, node: string, 
   });
 }
 
-function serve(socket: net.Socket, runner: TaskRunner, node: string, log: (line: string) => void): void {
+function serve(socket: net.Socket, runner: TaskRunner, node: string, parse: CommandLineParser, log: (line: string) => void): void {
   let started = false;
   let ended = false;
   const abort = new AbortController();
@@ -77,25 +84,25 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, log: (line:
         }
       } else if (msg.op === 'vzdump' && !started) {
         started = true;
-        const declined = checkRequest(msg, node);
-        if (declined) {
-          send({ declined });
+        const parsed = parseMessage(msg, node, parse);
+        if ('declined' in parsed) {
+          send({ declined: parsed.declined });
           socket.end();
           return;
         }
         let done!: () => void;
         const finished = new Promise<void>((r) => (done = r));
         const owner = processAuthId();
-        vzdumpTask(msg.request!, {
+        vzdumpTask(parsed.request, {
           user: owner, node, signal: abort.signal,
-          echo: (l) => send({ log: l }),
+          echo: parsed.echo ? (l) => send({ log: l }) : undefined,
           onTask: (task) => {
             taskLog = (l) => task.log(l);
             runner.adopt(task.upid, abort, finished);
             log(`vzdump task ${task.upid} for the command line`);
           },
         }).then(
-          (result) => send({ result }),
+          (result) => send({ result, format: parsed.format }),
           (err: unknown) => send({ error: err instanceof GuestvaultError ? { code: err.code, message: err.message } : { code: 'E_INTERNAL', message: String((err as Error)?.stack ?? err) } }),
         ).finally(() => {
           ended = true;
@@ -110,12 +117,11 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, log: (line:
   socket.on('data', (chunk: Buffer) => parser.push(chunk));
 }
 
-/** Why the daemon will not run this request (the CLI then runs it itself), or undefined. */
-function checkRequest(msg: CliSocketMessage, node: string): string | undefined {
-  if (msg.node !== node) return `the daemon runs node ${node}, the command line is on node ${msg.node}`;
-  const req = msg.request;
-  if (!req || typeof req !== 'object' || Array.isArray(req)) return 'no request';
-  const unknown = Object.keys(req).filter((k) => !REQUEST_KEYS.has(k));
-  if (unknown.length) return `the daemon does not take ${unknown.join(', ')}`;
-  return undefined;
+/** The parsed command line, or why the daemon will not run it (the CLI then runs it itself). */
+function parseMessage(msg: CliSocketMessage, node: string, parse: CommandLineParser): ParsedCommandLine | { declined: string } {
+  if (msg.node !== node) return { declined: `the daemon runs node ${node}, the command line is on node ${msg.node}` };
+  if (!Array.isArray(msg.args) || !msg.args.every((a) => typeof a === 'string') || typeof msg.cwd !== 'string' || !msg.cwd.startsWith('/')) {
+    return { declined: 'no command line' };
+  }
+  return parse(msg.args, msg.cwd, node);
 }

@@ -201,7 +201,18 @@ describe('API resources', () => {
     const local = env.json<{ upid: string; status: string }>(['vzdump', '101', '--remove', '0'], { env: { GUESTVAULT_NO_DAEMON: '1' } });
     expect(local.status).toBe('OK');
     expect(pidOf(local.upid)).not.toBe(daemon.proc.pid);
-    expect(await snapshotsOf('101')).toHaveLength(before + 3);
+    // --quiet: nothing on stderr, also from the daemon.
+    const quiet = env.run(['vzdump', '101', '--remove', '0', '--quiet']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(await snapshotsOf('101')).toHaveLength(before + 4);
+    // Usage errors and help are the command's own: the daemon declines them, the CLI says them.
+    const bad = env.run(['vzdump', '101', '--mode', 'bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/argument 'bogus' is invalid/);
+    const help = env.run(['vzdump', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--prune-backups <keep>/);
     // The daemon says the errors the CLI would: an unknown guest fails the run with exit code 1.
     const unknown = env.run(['vzdump', '999']);
     expect(unknown.code).toBe(1);
@@ -224,7 +235,7 @@ describe('API resources', () => {
     killed.child.kill('SIGKILL');
     expect(await root.waitTask(node, upid, 60_000)).not.toBe('OK');
     expect(lockOf('101')).toBe(false);
-    expect(await snapshotsOf('101')).toHaveLength(before + 3);
+    expect(await snapshotsOf('101')).toHaveLength(before + 4);
   }, 180_000);
 
   it('who may do what: no login 401; a user without privileges sees nothing and changes nothing; a token limited to one VM', async () => {

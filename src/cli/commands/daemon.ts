@@ -11,7 +11,8 @@ import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
 import { TaskRunner } from '../../server/task-runner.js';
 import { ChunkPool, defaultThreads, setSharedChunkPool, streamThreads } from '../../datastore/index.js';
-import { cliSocketPath } from '../daemon-handoff.js';
+import { cliSocketPath } from '../vzdump-client.cjs';
+import { parseHandedOver } from './vzdump.js';
 
 /** The built GUI: dist/web beside dist/cli (see web/vite.config.ts). */
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
@@ -45,7 +46,7 @@ export function daemonCommand(): Command {
       // (listening before the API says it is up, so a test can rely on either).
       const { listenCliSocket } = await import('../../server/cli-socket.js');
       const socketPath = cliSocketPath();
-      const cliSocket = await listenCliSocket(socketPath, runner, localNodeName(), stamp);
+      const cliSocket = await listenCliSocket(socketPath, runner, localNodeName(), parseHandedOver, stamp);
       if (o.api) {
         const node = localNodeName();
         const { cert, key } = ensureCertificate(node);

@@ -1,5 +1,5 @@
-// Few and small imports: a backup handed to the daemon should load almost nothing; the backup
-// code is imported only when this process runs the backup itself.
+// The backup code is imported only when the command runs: the daemon loads this file to parse
+// the command lines handed over to it (parseHandedOver).
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseCompress } from '../../storage/compression.js';
@@ -9,7 +9,7 @@ import { processAuthId } from '../../process-user.js';
 import type { BackupMode } from '../../vzdump/vm-backup.js';
 import type { VzdumpRequest } from '../../vzdump/vzdump-defaults.js';
 import type { VzdumpTaskResult } from '../../vzdump/vzdump-task.js';
-import { daemonAvailable, handOff } from '../daemon-handoff.js';
+import { vzdumpFailureMessage } from '../vzdump-client.cjs';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -38,14 +38,15 @@ interface VzdumpCli {
 }
 
 /**
- * Whether a running daemon may run this backup: not for what only this process has (a key and
- * its passphrase, standard output, a hook script found by PATH or relative to here) nor when a
- * GUESTVAULT_* variable tunes this process.
+ * Why a daemon may not run this backup for the client that handed it over: a key and its
+ * passphrase, standard output and a hook script found by PATH or relative to the shell are
+ * only the client's.
  */
-function handOffPossible(o: VzdumpCli): boolean {
-  if (o.keyfile || o.stdout || (o.script !== undefined && !o.script.startsWith('/'))) return false;
-  if (Object.keys(process.env).some((k) => k.startsWith('GUESTVAULT_') && k !== 'GUESTVAULT_HOME' && k !== 'GUESTVAULT_NODE')) return false;
-  return daemonAvailable();
+function handOffBlocker(o: VzdumpCli): string | undefined {
+  if (o.keyfile) return '--keyfile';
+  if (o.stdout) return '--stdout';
+  if (o.script !== undefined && !o.script.startsWith('/')) return 'a --script that is not an absolute path';
+  return undefined;
 }
 
 function minutes(v: string | undefined, what: string): number | undefined {
@@ -66,7 +67,8 @@ function ranged(v: string | undefined, option: string, max: number, what: string
   return Number(v);
 }
 
-export function vzdumpCommand(): Command {
+/** The command's arguments and options: the command's own, and the daemon's parser of a handed-over command line. */
+function vzdumpOptions(): Command {
   return withOutput(new Command('vzdump')
     .description('back up guests now, as Proxmox\'s vzdump: into a datastore storage, or as archives into a dir storage, a directory or standard output; defaults from etc/vzdump.conf')
     .argument('[vmid...]', 'guests to back up')
@@ -90,38 +92,48 @@ export function vzdumpCommand(): Command {
     .option('--compress <0|1|gzip|lzo|zstd>', 'archive compression on a dir storage (1 = lzo; datastores always compress their chunks; default 0)')
     .option('--zstd <threads>', 'zstd threads (0 = half the cores; default 1)')
     .option('--pigz <threads>', 'gzip with pigz and N threads (1 = half the cores; 0 = plain gzip; default 0)')
-    .option('--quiet', 'no log on stderr (the task log is still written)'))
+    .option('--quiet', 'no log on stderr (the task log is still written)'));
+}
+
+/** Check the arguments and build the request; undefined when --node names another node. */
+function vzdumpRequest(vmids: string[], o: VzdumpCli, node: string, cwd: string): VzdumpRequest | undefined {
+  if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
+  if (!vmids.length && !o.all && !o.exclude) throw new GuestvaultError('E_USAGE', 'nothing to back up: give VMIDs or --all');
+  for (const id of vmids) if (!/^[1-9]\d{2,8}$/.test(id)) throw new GuestvaultError('E_USAGE', `invalid VMID '${id}'`);
+  if (o.node && o.node !== node) return undefined;
+  if (o.compress !== undefined) parseCompress(o.compress);
+  return {
+    vmid: vmids.length ? vmids : undefined,
+    all: o.all || !!o.exclude || undefined,
+    exclude: o.exclude?.split(/[,;\s]+/).filter(Boolean),
+    storage: o.storage,
+    dumpdir: o.dumpdir === undefined ? undefined : resolve(cwd, o.dumpdir),
+    stdout: o.stdout,
+    mode: o.mode,
+    stopwait: minutes(o.stopwait, 'stopwait'),
+    lockwait: minutes(o.lockwait, 'lockwait'),
+    bwlimit: ranged(o.bwlimit, 'bwlimit', 2 ** 31, 'KiB/s, 0 for no limit'),
+    ionice: ranged(o.ionice, 'ionice', 8, 'a priority from 0 to 8'),
+    script: o.script,
+    'notes-template': o.notesTemplate,
+    protected: o.protected === undefined ? undefined : o.protected === '1',
+    'prune-backups': o.pruneBackups,
+    remove: o.remove === undefined ? undefined : o.remove !== '0',
+    compress: o.compress,
+    zstd: threads(o.zstd, 'zstd'),
+    pigz: threads(o.pigz, 'pigz'),
+  };
+}
+
+export function vzdumpCommand(): Command {
+  return vzdumpOptions()
     .action(async (vmids: string[], o: VzdumpCli) => {
-      if (vmids.length && (o.all || o.exclude)) throw new GuestvaultError('E_USAGE', 'give VMIDs or --all/--exclude, not both');
-      if (!vmids.length && !o.all && !o.exclude) throw new GuestvaultError('E_USAGE', 'nothing to back up: give VMIDs or --all');
-      for (const id of vmids) if (!/^[1-9]\d{2,8}$/.test(id)) throw new GuestvaultError('E_USAGE', `invalid VMID '${id}'`);
       const node = localNodeName();
-      if (o.node && o.node !== node) {
+      const request = vzdumpRequest(vmids, o, node, process.cwd());
+      if (!request) {
         process.stderr.write(`not running: --node ${o.node} is not this node (${node})\n`);
         return;
       }
-      if (o.compress !== undefined) parseCompress(o.compress);
-      const request: VzdumpRequest = {
-        vmid: vmids.length ? vmids : undefined,
-        all: o.all || !!o.exclude || undefined,
-        exclude: o.exclude?.split(/[,;\s]+/).filter(Boolean),
-        storage: o.storage,
-        dumpdir: o.dumpdir === undefined ? undefined : resolve(o.dumpdir),
-        stdout: o.stdout,
-        mode: o.mode,
-        stopwait: minutes(o.stopwait, 'stopwait'),
-        lockwait: minutes(o.lockwait, 'lockwait'),
-        bwlimit: ranged(o.bwlimit, 'bwlimit', 2 ** 31, 'KiB/s, 0 for no limit'),
-        ionice: ranged(o.ionice, 'ionice', 8, 'a priority from 0 to 8'),
-        script: o.script,
-        'notes-template': o.notesTemplate,
-        protected: o.protected === undefined ? undefined : o.protected === '1',
-        'prune-backups': o.pruneBackups,
-        remove: o.remove === undefined ? undefined : o.remove !== '0',
-        compress: o.compress,
-        zstd: threads(o.zstd, 'zstd'),
-        pigz: threads(o.pigz, 'pigz'),
-      };
       const echo = o.quiet || o.outputFormat !== 'text' ? undefined : (l: string) => process.stderr.write(`${l}\n`);
       // The first SIGINT/SIGTERM stops the run after cleaning up (thaw, resume, teardown); a second one exits at once.
       const abort = new AbortController();
@@ -133,24 +145,16 @@ export function vzdumpCommand(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let r: VzdumpTaskResult | undefined;
+      let r: VzdumpTaskResult;
       try {
-        if (handOffPossible(o)) {
-          const h = handOff(Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)), node, echo ?? (() => undefined));
-          abortRun = (why) => h.abort(why);
-          r = await h.result;
-        }
-        if (!r) {
-          const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
-          const user = processAuthId();
-          r = await vzdumpTask({ ...request, crypt }, {
-            user, node, echo, signal: abort.signal,
-            onTask: (task) => {
-              abortRun = (why) => task.log(why);
-              if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
-            },
-          });
-        }
+        const [{ vzdumpTask }, crypt] = await Promise.all([import('../../vzdump/vzdump-task.js'), o.keyfile ? import('../keys.js').then((k) => k.loadKeyFile(o.keyfile!)) : undefined]);
+        r = await vzdumpTask({ ...request, crypt }, {
+          user: processAuthId(), node, echo, signal: abort.signal,
+          onTask: (task) => {
+            abortRun = (why) => task.log(why);
+            if (abort.signal.aborted) task.log('received a signal: aborting the backup and cleaning up');
+          },
+        });
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -158,6 +162,37 @@ export function vzdumpCommand(): Command {
       // With --stdout, standard output holds the archive and nothing else.
       if (!o.stdout) printResult(o.outputFormat, { upid: r.upid, status: r.status, snapshots: r.snapshots, log: r.log }, () => undefined);
       if (abort.signal.aborted) process.exit(143);
-      if (r.failed) throw new GuestvaultError('E_JOB_ERRORS', `vzdump failed: ${r.status} (task log ${r.log})`);
+      if (r.failed) throw new GuestvaultError('E_JOB_ERRORS', vzdumpFailureMessage(r));
     });
+}
+
+/** A command line handed over to the daemon (see src/cli/vzdump-client.ts), parsed there. */
+export interface HandedOverVzdump {
+  request: VzdumpRequest;
+  /** Whether the client shows the task log (not with --quiet or JSON output). */
+  echo: boolean;
+  format: OutputFormat;
+}
+
+/**
+ * The daemon's parse of a command line handed over by `guestvault vzdump`. Whatever is not a
+ * plain backup this daemon can run is declined, and the client then runs the command itself:
+ * help, every usage error (so that its message and exit code are the command's own), --node of
+ * another node, and what only the client has (handOffBlocker).
+ */
+export function parseHandedOver(args: string[], cwd: string, node: string): HandedOverVzdump | { declined: string } {
+  const cmd = vzdumpOptions().exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+  let o: VzdumpCli;
+  let request: VzdumpRequest | undefined;
+  try {
+    cmd.parse(args, { from: 'user' });
+    o = cmd.opts<VzdumpCli>();
+    request = vzdumpRequest((cmd.processedArgs[0] as string[] | undefined) ?? [], o, node, cwd);
+  } catch (err) {
+    return { declined: `not a command line the daemon runs (${(err as Error).message})` };
+  }
+  if (!request) return { declined: `--node ${o.node} is not this node` };
+  const blocker = handOffBlocker(o);
+  if (blocker) return { declined: `${blocker} stays with the command line` };
+  return { request: Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)) as VzdumpRequest, echo: !o.quiet && o.outputFormat === 'text', format: o.outputFormat };
 }
