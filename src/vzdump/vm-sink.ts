@@ -57,13 +57,15 @@ export function datastoreSink(session: BackupSession): VmBackupSink {
       return 'reason' in prev ? { reason: prev.reason } : { csum: prev.csum };
     },
     prepare(dirtyBytes) {
-      // Workers start now: their start-up (~150 ms of CPU each) overlaps with setting up the
-      // view. A small incremental stores its few chunks in this thread (measured with 40 MiB
-      // changed of 2 GiB: ~0.15 s instead of ~0.5 s with a worker starting). A larger one
-      // starts one worker and more only when chunks queue up: starting all would take CPU
-      // from the reads that matter.
+      // The daemon's pool is started and warm: it serves every backup, small incrementals too
+      // (10 changed chunks of 2 GiB: data phase 0.23 s in this thread, 0.16 s in the pool).
+      // Elsewhere, workers start now: their start-up (~150 ms of CPU each) overlaps with setting
+      // up the view. A small incremental stores its few chunks in this thread (40 MiB changed
+      // of 2 GiB: ~0.15 s instead of ~0.5 s with a worker starting). A larger one starts one
+      // worker and more only when chunks queue up: starting all would take CPU from the reads
+      // that matter.
+      if (sharedChunkPool()) return; // the daemon's pool, started and warm
       if (dirtyBytes !== undefined && dirtyBytes <= INLINE_STORE_LIMIT) session.startPool(0);
-      else if (sharedChunkPool()) return; // the daemon's pool, started and warm
       else if (dirtyBytes === undefined) session.startPool(streamThreads());
       else session.startPool(streamThreads(), 1);
     },
