@@ -8,7 +8,7 @@ import {
   BITMAP_GRANULARITY, backupDisks, captureView, cleanupLeftovers, clearVmLock, connectQmp, exportView, formatVmConfig, loadVm,
   parseAgentOption, prepareView, queryBlockNodes, reachAgent, recoverTempBitmaps, removeBitmap, setVmLock, vmPid, withQmp,
   settleBitmaps, shutdownVm, startVm, stopVm, teardown, vmPaths, vmStatus, driveNode,
-  type AgentClient, type BitmapPlan, type QmpClient, type ViewDiskRequest, type VmConfig,
+  type AgentClient, type BitmapPlan, type BlockNodeInfo, type QmpClient, type ViewDiskRequest, type VmConfig,
 } from '../guests/index.js';
 import { GuestvaultError } from '../errors.js';
 import { loadStorages } from '../storage/storage-config.js';
@@ -148,12 +148,12 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
       startedForBackup = true;
     }
     qmp ??= await connectQmp(vmid);
-    await cleanupLeftovers(qmp, paths, log);
+    const nodes = await cleanupLeftovers(qmp, paths, log);
 
     const keys = included.map((d) => d.key);
-    requests = await planBitmaps(qmp, sink, vmid, keys, opts, result);
+    requests = await planBitmaps(qmp, sink, vmid, keys, opts, result, nodes);
     sink.prepare(result.disks.every((d) => d.incremental) ? result.disks.reduce((n, d) => n + (d.dirtyBytes ?? 0), 0) : undefined);
-    const prepared = await prepareView(qmp, paths, keys);
+    const prepared = await prepareView(qmp, paths, keys, nodes);
     viewKeys = keys;
 
     // Everything above ran with the guest undisturbed; the pause covers only the point in time.
@@ -286,14 +286,15 @@ async function removeStaleBitmaps(qmp: QmpClient, key: string, names: readonly s
  * Decide per disk whether its dirty bitmap can be trusted for an incremental read; log why not.
  * Fills `result.disks` in the order of `keys`.
  */
-async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, keys: readonly string[], opts: VmBackupOptions, result: VmBackupResult): Promise<ViewDiskRequest[]> {
+async function planBitmaps(qmp: QmpClient, sink: VmBackupSink, vmid: string, keys: readonly string[], opts: VmBackupOptions, result: VmBackupResult, blockNodes: Map<string, BlockNodeInfo>): Promise<ViewDiskRequest[]> {
   const name = bitmapName(opts.storage);
   const state = readBitmapState(vmid)[opts.storage] ?? {};
   const live = liveBitmapNames();
   const out: ViewDiskRequest[] = [];
   for (const key of keys) {
-    await recoverTempBitmaps(qmp, key, name, opts.log);
-    const node = (await queryBlockNodes(qmp)).get(driveNode(key));
+    let nodes = blockNodes;
+    if (await recoverTempBitmaps(qmp, key, name, nodes, opts.log)) nodes = await queryBlockNodes(qmp);
+    const node = nodes.get(driveNode(key));
     if (!node) throw new GuestvaultError('E_VM_DISK', `QEMU has no block node for disk ${key}`);
     await removeStaleBitmaps(qmp, key, node.bitmaps.map((b) => b.name), live, opts);
     const existing = node.bitmaps.find((b) => b.name === name);

@@ -89,6 +89,8 @@ export function datastoreSink(session: BackupSession): VmBackupSink {
     },
     async end() {
       session.addBlob('qemu-server.conf', config!);
+      // The datastore's sync before the manifest runs while the view is torn down.
+      session.syncAhead();
     },
   };
 }
