@@ -104,6 +104,21 @@ describe('encodeBlob', () => {
     expect(bytes.subarray(12).equals(random)).toBe(true);
   });
 
+  it('zstd: a 4 MiB chunk that is random except between the sampled places is still compressed', () => {
+    // Samples are taken at the start, the end and at 1/3 and 2/3: make all but one of them random.
+    const size = 4 * 1024 * 1024;
+    const chunk = Buffer.concat([seededBytes(size / 2, 7), textData(size / 2)]);
+    seededBytes(64 * 1024, 8).copy(chunk, size - 64 * 1024); // the end is random too
+    const blob = encodeBlob(chunk, { compress: true });
+    expect(blob.kind).toBe('zstd');
+    expect(decodeBlob(blobBytes(blob), 'mixed').equals(chunk)).toBe(true);
+    // All random: stored as it is, without compressing it whole first.
+    const rnd = seededBytes(size, 9);
+    const plain = encodeBlob(rnd, { compress: true });
+    expect(plain.kind).toBe('plain');
+    expect(decodeBlob(blobBytes(plain), 'random').equals(rnd)).toBe(true);
+  });
+
   it('zstd: tiny data that zstd would grow stays plain', () => {
     const data = Buffer.from('ab');
     expect(zstdCompress(data).length).toBeGreaterThanOrEqual(data.length);
