@@ -203,7 +203,7 @@ export class BackupSession {
     countChunk(stats, r);
     if (r.status === 'new') {
       this.syncedAhead = undefined;
-      this.flusher.written(r.encodedSize);
+      this.flusher.written(r.encodedSize, chunkPath(this.store.path, r.digest));
     }
   }
 

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { syncFs } from './syncfs.js';
 
 /**
@@ -8,10 +9,24 @@ import { syncFs } from './syncfs.js';
 export class StoreFlusher {
   private pending = 0;
   private running: Promise<void> | undefined;
+  /** Bytes synced file by file so far, and those syncs. */
+  private eachBytes = 0;
+  private readonly each = new Set<Promise<void>>();
 
-  constructor(private readonly path: string, private readonly every = 256 * 1024 * 1024) {}
+  constructor(private readonly path: string, private readonly every = 256 * 1024 * 1024, private readonly eachUpTo = 64 * 1024 * 1024) {}
 
-  written(bytes: number): void {
+  /**
+   * `file` was just written. The first `eachUpTo` bytes are synced file by file at once, on the
+   * thread pool: a small backup (an incremental) then has its data on disk by the time its
+   * chunks are all stored, instead of waiting for the final sync to write it all.
+   */
+  written(bytes: number, file?: string): void {
+    if (file && this.eachBytes + bytes <= this.eachUpTo) {
+      this.eachBytes += bytes;
+      const p = datasync(file).finally(() => this.each.delete(p));
+      this.each.add(p);
+      return;
+    }
     this.pending += bytes;
     if (this.pending < this.every || this.running) return;
     this.pending = 0;
@@ -26,8 +41,23 @@ export class StoreFlusher {
    * for as long as the write-back takes.
    */
   async flush(): Promise<void> {
+    await Promise.all([...this.each]);
     await this.running;
     await syncFs(this.path);
     this.pending = 0;
+  }
+}
+
+/** fdatasync of one file; a failure is left to the final syncfs, which covers the file too. */
+async function datasync(file: string): Promise<void> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // see above
   }
 }
