@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { GuestvaultError } from '../errors.js';
-import type { ChunkTask, ChunkTaskResult, LoadResult, StoreResult, VerifyResult } from './chunk-task.js';
+import type { ChunkTask, ChunkTaskResult, LoadResult, StoreResult, TouchResult, VerifyResult } from './chunk-task.js';
 
 function workerFile(): string {
   const url = new URL('./chunk-worker.js', import.meta.url);
@@ -70,7 +70,8 @@ export class ChunkPool {
   async run(task: Extract<ChunkTask, { op: 'store-range' | 'store-data' }>, transfer?: ArrayBuffer[]): Promise<StoreResult>;
   async run(task: Extract<ChunkTask, { op: 'load' }>): Promise<LoadResult>;
   async run(task: Extract<ChunkTask, { op: 'verify' }>): Promise<VerifyResult>;
-  async run(task: ChunkTask, transfer?: ArrayBuffer[]): Promise<StoreResult | LoadResult | VerifyResult> {
+  async run(task: Extract<ChunkTask, { op: 'touch' }>): Promise<TouchResult>;
+  async run(task: ChunkTask, transfer?: ArrayBuffer[]): Promise<StoreResult | LoadResult | VerifyResult | TouchResult> {
     try {
       const res = this.piscina
         ? ((await this.piscina.run(task, transfer ? { transferList: transfer } : {})) as ChunkTaskResult)

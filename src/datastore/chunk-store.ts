@@ -1,5 +1,4 @@
 import { closeSync, existsSync, linkSync, fstatSync, readSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync, writevSync } from 'node:fs';
-import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GuestvaultError, errnoCode } from '../errors.js';
@@ -99,19 +98,6 @@ export function touchChunk(path: string): boolean {
     const st = statSync(path);
     if (st.size === 0) return false;
     utimesSync(path, new Date(), st.mtime);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-/** touchChunk off the event loop (libuv's thread pool), for the many chunks an incremental reuses. */
-export async function touchChunkAsync(path: string): Promise<boolean> {
-  try {
-    const st = await stat(path);
-    if (st.size === 0) return false;
-    await utimes(path, new Date(), st.mtime);
     return true;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return false;

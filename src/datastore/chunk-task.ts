@@ -3,7 +3,9 @@ export type ChunkTask =
   | { op: 'store-range'; store: string; source: string; offset: number; length: number; key?: Uint8Array; compress: boolean }
   | { op: 'store-data'; store: string; data: Uint8Array; key?: Uint8Array; compress: boolean }
   | { op: 'load'; store: string; digest: string; size: number; key?: Uint8Array; target?: { path: string; offset: number; sparse: boolean } }
-  | { op: 'verify'; store: string; digest: string; size: number; encrypted: boolean };
+  | { op: 'verify'; store: string; digest: string; size: number; encrypted: boolean }
+  /** Touch (atime) existing chunks; answers with those that are missing or empty. */
+  | { op: 'touch'; store: string; digests: string[] };
 
 export interface StoreResult {
   digest: string;
@@ -24,6 +26,10 @@ export interface VerifyResult {
   encodedSize?: number;
 }
 
+export interface TouchResult {
+  missing: string[];
+}
+
 export type ChunkTaskResult =
-  | { ok: StoreResult | LoadResult | VerifyResult; error?: undefined }
+  | { ok: StoreResult | LoadResult | VerifyResult | TouchResult; error?: undefined }
   | { ok?: undefined; error: { code: string; message: string } };

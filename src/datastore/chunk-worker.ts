@@ -10,7 +10,7 @@ import { GuestvaultError, errnoCode } from '../errors.js';
 import { CryptConfig, checkBlobCrc, decodeBlob, encodeBlob, isEncryptedKind } from '../formats/index.js';
 import { chunkPath, insertChunk, readChunk, touchChunk } from './chunk-store.js';
 import { directBuffer } from './direct-write.js';
-import type { ChunkTask, ChunkTaskResult, LoadResult, StoreResult, VerifyResult } from './chunk-task.js';
+import type { ChunkTask, ChunkTaskResult, LoadResult, StoreResult, TouchResult, VerifyResult } from './chunk-task.js';
 
 const cryptCache = new Map<string, CryptConfig>();
 function cryptFor(key: Uint8Array | undefined): CryptConfig | undefined {
@@ -142,7 +142,7 @@ export default function runChunkTask(task: ChunkTask): ChunkTaskResult {
   }
 }
 
-function runTask(task: ChunkTask): StoreResult | LoadResult | VerifyResult {
+function runTask(task: ChunkTask): StoreResult | LoadResult | VerifyResult | TouchResult {
   switch (task.op) {
     case 'store-range':
       return storeData(task.store, readRange(task.source, task.offset, task.length), cryptFor(task.key), task.compress);
@@ -152,5 +152,7 @@ function runTask(task: ChunkTask): StoreResult | LoadResult | VerifyResult {
       return load(task);
     case 'verify':
       return verify(task);
+    case 'touch':
+      return { missing: task.digests.filter((d) => !touchChunk(chunkPath(task.store, d))) };
   }
 }

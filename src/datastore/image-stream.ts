@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { DEFAULT_FIXED_CHUNK_SIZE, decodeFixedIndex, encodeFixedIndex, fixedChunkCount, type ManifestFile } from '../formats/index.js';
 import { Progress } from '../tasks/index.js';
 import { emptyStats, runBounded, type ArchiveStats, type BackupSession } from './backup-session.js';
-import { chunkPath, touchChunkAsync } from './chunk-store.js';
 import type { StoreResult } from './chunk-task.js';
+import type { ChunkPool } from './chunk-pool.js';
 import { formatSnapshot } from './names.js';
 
 export interface ImageReader {
@@ -88,9 +88,9 @@ export async function addImageStream(session: BackupSession, name: string, reade
   // written into (no copy, no transfer), and no 4 MiB allocation is faulted in per chunk.
   const buffers = spareBuffers;
   // Unchanged chunks keep the base's digest. Touching them (so that a concurrent garbage
-  // collection sees them in use) runs on the thread pool while the changed chunks are read;
-  // one found missing is read and stored afterwards, like a changed one.
-  const reused = base ? touchReused(session.store.path, base, count) : undefined;
+  // collection sees them in use) is one task for a chunk worker, run while the changed chunks
+  // are read; one found missing is read and stored afterwards, like a changed one.
+  const reused = base ? touchReused(pool, session.store.path, base, count) : undefined;
   reused?.missing.catch(() => undefined); // awaited below; not unhandled when the read fails first
   const storeChunk = async (i: number): Promise<void> => {
     const offset = i * chunkSize;
@@ -148,9 +148,10 @@ export async function addImageStream(session: BackupSession, name: string, reade
 
 /**
  * The chunks an incremental takes over from its base, and (later) those of them that are no
- * longer in the store. Each distinct chunk is touched once; at most 16 touches in flight.
+ * longer in the store. Each distinct chunk is touched once, all in one task: from the main
+ * thread, ~500 asynchronous stat+utimes cost more of its time than doing them in a worker.
  */
-function touchReused(store: string, base: ImageBase, count: number): { candidates: Set<number>; missing: Promise<Set<number>> } {
+function touchReused(pool: ChunkPool, store: string, base: ImageBase, count: number): { candidates: Set<number>; missing: Promise<Set<number>> } {
   const candidates = new Set<number>();
   const byDigest = new Map<string, number[]>();
   for (let i = 0; i < count; i++) {
@@ -161,12 +162,10 @@ function touchReused(store: string, base: ImageBase, count: number): { candidate
     if (at) at.push(i);
     else byDigest.set(hex, [i]);
   }
-  const missing = new Set<number>();
-  const queue = [...byDigest];
-  const worker = async (): Promise<void> => {
-    for (let next = queue.pop(); next; next = queue.pop()) {
-      if (!(await touchChunkAsync(chunkPath(store, next[0])))) for (const i of next[1]) missing.add(i);
-    }
-  };
-  return { candidates, missing: Promise.all(Array.from({ length: 16 }, worker)).then(() => missing) };
+  const missing = (async () => {
+    await pool.slot();
+    const r = await pool.run({ op: 'touch', store, digests: [...byDigest.keys()] });
+    return new Set(r.missing.flatMap((d) => byDigest.get(d) ?? []));
+  })();
+  return { candidates, missing };
 }
