@@ -188,9 +188,23 @@ export class Datastore {
     }
   }
 
+  /**
+   * The newest finished snapshot of a group. Reads one manifest, not all of them: a backup asks
+   * for its base at every start, and a group with a few hundred snapshots took ~80 ms to list.
+   */
   lastSnapshot(g: GroupRef, notice?: Notice): SnapshotInfo | undefined {
-    const all = this.listSnapshots(g, notice);
-    return all[all.length - 1];
+    const dir = this.groupDir(g);
+    const names = safeReaddir(dir).filter(isSnapshotDirName).sort();
+    for (let i = names.length - 1; i >= 0; i--) {
+      const ref: SnapshotRef = { ...g, time: parseBackupTime(names[i]!)! };
+      const snapDir = join(dir, names[i]!);
+      if (!existsSync(join(snapDir, MANIFEST_BLOB_NAME))) {
+        this.removeLeftover(ref, notice);
+        continue;
+      }
+      return { ref, manifest: this.loadManifest(ref), protected: existsSync(join(snapDir, '.protected')) };
+    }
+    return undefined;
   }
 
   snapshotExists(s: SnapshotRef): boolean {
