@@ -158,15 +158,21 @@ export class Datastore {
     const out: SnapshotInfo[] = [];
     for (const name of safeReaddir(dir).sort()) {
       if (!isSnapshotDirName(name)) continue;
-      const ref: SnapshotRef = { ...g, time: parseBackupTime(name)! };
-      const snapDir = join(dir, name);
-      if (!existsSync(join(snapDir, MANIFEST_BLOB_NAME))) {
-        this.removeLeftover(ref, notice);
-        continue;
-      }
-      out.push({ ref, manifest: this.loadManifest(ref), protected: existsSync(join(snapDir, '.protected')) });
+      const info = this.readSnapshot(g, dir, name, notice);
+      if (info) out.push(info);
     }
     return out;
+  }
+
+  /** One snapshot directory of a group; undefined (and removed) when it is an unfinished leftover. */
+  private readSnapshot(g: GroupRef, dir: string, name: string, notice?: Notice): SnapshotInfo | undefined {
+    const ref: SnapshotRef = { ...g, time: parseBackupTime(name)! };
+    const snapDir = join(dir, name);
+    if (!existsSync(join(snapDir, MANIFEST_BLOB_NAME))) {
+      this.removeLeftover(ref, notice);
+      return undefined;
+    }
+    return { ref, manifest: this.loadManifest(ref), protected: existsSync(join(snapDir, '.protected')) };
   }
 
   private removeLeftover(ref: SnapshotRef, notice?: Notice): void {
@@ -196,13 +202,8 @@ export class Datastore {
     const dir = this.groupDir(g);
     const names = safeReaddir(dir).filter(isSnapshotDirName).sort();
     for (let i = names.length - 1; i >= 0; i--) {
-      const ref: SnapshotRef = { ...g, time: parseBackupTime(names[i]!)! };
-      const snapDir = join(dir, names[i]!);
-      if (!existsSync(join(snapDir, MANIFEST_BLOB_NAME))) {
-        this.removeLeftover(ref, notice);
-        continue;
-      }
-      return { ref, manifest: this.loadManifest(ref), protected: existsSync(join(snapDir, '.protected')) };
+      const info = this.readSnapshot(g, dir, names[i]!, notice);
+      if (info) return info;
     }
     return undefined;
   }

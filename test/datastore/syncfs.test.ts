@@ -6,7 +6,7 @@ import { syncFs } from '../../src/datastore/syncfs.js';
 const built = join(import.meta.dirname, '../../dist/datastore/syncfs.js');
 
 describe('syncFs (sync -f through one long-lived shell)', () => {
-  it('answers every caller, in order, also for paths with spaces and newlines', async () => {
+  it('answers every caller, also for paths with spaces and newlines', async () => {
     const done: number[] = [];
     const paths = ['/tmp', '/', '/tmp/with space', '/tmp/new\nline', '/no/such/dir', '/tmp'];
     await Promise.all(paths.map((p, i) => syncFs(p).then(() => done.push(i))));

@@ -166,7 +166,7 @@ export function vzdumpCommand(): Command {
     });
 }
 
-/** A command line handed over to the daemon (see src/cli/vzdump-client.ts), parsed there. */
+/** A command line handed over to the daemon (see src/cli/vzdump-client.cts), parsed there. */
 export interface HandedOverVzdump {
   request: VzdumpRequest;
   /** Whether the client shows the task log (not with --quiet or JSON output). */
