@@ -38,8 +38,14 @@ interface ByteRoute {
   next?: (scratch: Buffer) => Uint8Array;
 }
 
-/** Size of the read requests a large read is split into. */
-const READ_PIECE = 256 * 1024;
+/**
+ * Size of the read requests a large read is split into. QEMU's NBD server allocates a buffer per
+ * request; 2 MiB stays below the malloc mmap threshold QEMU is started with (4 MiB, see
+ * QEMU_GLIBC_TUNABLES), so the buffers come from its warm heap. Measured against 256 KiB (2 GiB
+ * full backup, 10-chunk incremental): QEMU CPU 1.0 -> 0.8 s and 70 -> 55 ms, full 4.7 -> 4.45 s.
+ * 4 MiB requests are far worse (each buffer mmapped and faulted in anew: full 7.2 s).
+ */
+const READ_PIECE = 2 * 1024 * 1024;
 
 /** NBD client: one connection, one export, several requests in flight. */
 export class NbdClient {
@@ -184,9 +190,9 @@ export class NbdClient {
 
   /**
    * Read `length` bytes at `offset`; holes come back as zeroes. Large reads are sent as several
-   * requests of `READ_PIECE` bytes in flight at once: QEMU's server spends far less CPU on
-   * 256 KiB requests than on 4 MiB ones, and the replies land directly in the result buffer
-   * (`target`, when given: reusing buffers spares allocating and faulting in 4 MiB per read).
+   * requests of `READ_PIECE` bytes in flight at once (see there for the size), and the replies
+   * land directly in the result buffer (`target`, when given: reusing buffers spares allocating
+   * and faulting in 4 MiB per read).
    */
   async read(offset: number, length: number, target?: Buffer): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
