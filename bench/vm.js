@@ -747,8 +747,8 @@ const NOTES = [
   'The VM: QEMU (TCG, no guest OS) started by `guestvault vm start`; its disk is the benchmark mix imported with\n' +
   '  `vm create --virtio0 local:0,import-from=<base.img>`. Host page cache warm: the volume (or the image file for\n' +
   '  restic/borg) is read once before each timed step; `sync` runs before and after each step (untimed).\n' +
-  '  Before each step (untimed): a scratch file of --prewarm GiB (default 2) is written, synced and deleted, so that every\n' +
-  '  step and anchor writes into page cache that was just freed, as on a host whose memory is full of cache.\n' +
+  '  Before each step (untimed): a scratch file of --prewarm GiB (default 2) is written, synced and deleted,\n' +
+  '  so that every step and anchor writes into page cache that was just freed, as on a host whose memory is full of cache.\n' +
   '  Without it, on a VM with free page reporting, a step right after a large deletion ran 2-3x faster.',
   'nbdcopy: `nbdcopy nbd+unix:///drive-virtio0?socket=… - | zstd -1 -T0 -q > file`, the live disk exported read-only\n' +
   '  by the same QEMU (nbd-server-start + block-export-add over a second QMP monitor); no point-in-time view and no\n' +

@@ -122,8 +122,8 @@ export function attachDisks(conf: VmConfig): AttachedDisk[] {
  * src/nbd/client.ts); with glibc's defaults the heap is trimmed whenever a burst of requests
  * ends, so the next burst faults its buffers in again page by page. Measured on a 2 GiB VM
  * backup (2-core VM): 80-240 thousand page faults and 3.5-7 CPU-s of kernel time in QEMU,
- * against ~20 faults and ~1.3 CPU-s with these settings; QEMU's peak RSS in bench/vm.js stayed at 41-45 MiB. mmap_threshold keeps
- * allocations of up to 4 MiB in the heap (setting any of the two turns glibc's adaptive
+ * against ~20 faults and ~1.3 CPU-s with these settings; QEMU's peak RSS in bench/vm.js stayed
+ * at 41-45 MiB. mmap_threshold keeps allocations of up to 4 MiB in the heap (setting any of the two turns glibc's adaptive
  * threshold off, and a 2 MiB buffer would then be an mmap/munmap pair each time);
  * trim_threshold lets up to 64 MiB of free heap stay. An administrator's own GLIBC_TUNABLES wins.
  */
