@@ -10,7 +10,7 @@ import { guestvaultHome } from '../../home.js';
 import { Scheduler, localNodeName, runJob } from '../../jobs/index.js';
 import { currentAuthId } from '../context.js';
 import { TaskRunner } from '../../server/task-runner.js';
-import { ChunkPool, defaultThreads, setSharedChunkPool, streamThreads } from '../../datastore/index.js';
+import { ChunkPool, setSharedChunkPool, streamThreads } from '../../datastore/index.js';
 import { cliSocketPath } from '../vzdump-client.cjs';
 import { parseHandedOver } from './vzdump.js';
 
@@ -39,8 +39,11 @@ export function daemonCommand(): Command {
       const pidFile = join(runDir, 'guestvault-daemon.pid');
       let api: FastifyInstance | undefined;
       const runner = new TaskRunner();
-      // Chunk workers started once and kept warm for every backup this daemon runs.
-      const pool = new ChunkPool(streamThreads(), defaultThreads());
+      // Chunk workers started once and all kept warm for every backup this daemon runs. All of
+      // them: a worker started on demand is stopped again after a minute idle, so a nightly
+      // incremental (hours after the last backup) started one every time, ~150 ms of CPU in a
+      // backup whose own work took ~150 ms on two cores.
+      const pool = new ChunkPool(streamThreads());
       setSharedChunkPool(pool);
       // `guestvault vzdump` in a shell hands its backup to this daemon over a root-only socket
       // (listening before the API says it is up, so a test can rely on either).
