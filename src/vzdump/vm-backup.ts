@@ -66,7 +66,11 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     log,
   };
   const paths = vmPaths(vmid, true);
-  const status = await vmStatus(vmid);
+  // Snapshot and suspend mode hold the VM's QMP connection from the start and ask it for the
+  // status too (a second connection costs a few ms). Stop mode shuts the guest down first,
+  // which connects on its own. Neither call throws: the lock above is removed only in `finally`.
+  let qmp: QmpClient | undefined = opts.mode !== 'stop' && vmPid(vmid) ? await connectQmp(vmid).catch(() => undefined) : undefined;
+  const status = await vmStatus(vmid, qmp);
   const wasRunning = status.status === 'running';
   const wasPaused = wasRunning && (status.qmpstatus === 'paused' || status.qmpstatus === 'prelaunch' || status.qmpstatus === 'suspended');
   const mode: BackupMode = wasRunning ? opts.mode : 'stop';
@@ -74,7 +78,6 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
   hooks.mode = mode;
   if (!wasRunning) log(`VM ${vmid} is not running: backing up in stop mode (QEMU starts paused only to read the disks)`);
 
-  let qmp: QmpClient | undefined;
   let agent: AgentClient | undefined;
   let frozenAt: number | undefined;
   let freezeWatchdog: NodeJS.Timeout | undefined;
@@ -206,7 +209,8 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     writeBitmapRecords(vmid, opts.storage, records);
     return result;
   } finally {
-    await Promise.all(readers.map((r) => r.client.close().catch(() => undefined)));
+    // The readers' disconnects overlap with the teardown, which ends their exports anyway.
+    const readersClosed = Promise.all(readers.map((r) => r.client.close().catch(() => undefined)));
     await thaw('cleanup');
     await agent?.close().catch(() => undefined);
     if (qmp && !qmp.closed) {
@@ -217,6 +221,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     await resumeIfPaused().catch((err: Error) => opts.warn(`cannot resume VM ${vmid}: ${err.message}`));
     await restartIfStopped().catch((err: Error) => opts.warn(`cannot restart VM ${vmid}: ${err.message}`));
     await qmp?.close();
+    await readersClosed;
     if (startedForBackup) {
       // Only stop what we started: if the guest began running meanwhile, leave it.
       const st = await vmStatus(vmid);

@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { GuestvaultError } from '../../errors.js';
-import type { QmpClient } from './qmp-client.js';
+import type { QmpClient, QmpEvent } from './qmp-client.js';
 import { driveNode } from './command-line.js';
 import type { VmPaths } from './vm-paths.js';
 
@@ -187,14 +187,16 @@ export async function removeBitmap(qmp: QmpClient, key: string, name: string): P
 /** Export every fleecing node read-only on the VM's NBD socket. */
 export async function exportView(qmp: QmpClient, paths: VmPaths, disks: ReadonlyArray<{ key: string; node: string; size: number; bitmap: BitmapPlan }>): Promise<ViewDisk[]> {
   rmSync(paths.nbd, { force: true });
-  await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: paths.nbd } } });
   const out: ViewDisk[] = [];
+  // Sent together; QEMU runs them in order, so the server is up before the first export.
+  const replies: Array<Promise<unknown>> = [qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: paths.nbd } } })];
   for (const d of disks) {
     const exportName = d.node;
     const tmp = d.bitmap.action === 'use' ? tmpBitmap(d.bitmap.name) : undefined;
-    await qmp.execute('block-export-add', { type: 'nbd', id: `${PREFIX}${d.key}`, 'node-name': `${PREFIX}${d.key}`, name: exportName, writable: false, ...(tmp ? { bitmaps: [{ node: d.node, name: tmp }] } : {}) });
+    replies.push(qmp.execute('block-export-add', { type: 'nbd', id: `${PREFIX}${d.key}`, 'node-name': `${PREFIX}${d.key}`, name: exportName, writable: false, ...(tmp ? { bitmaps: [{ node: d.node, name: tmp }] } : {}) }));
     out.push({ key: d.key, node: d.node, size: d.size, exportName, ...(tmp ? { dirtyContext: `qemu:dirty-bitmap:${tmp}` } : {}) });
   }
+  await Promise.all(replies);
   return out;
 }
 
@@ -203,8 +205,8 @@ export async function exportView(qmp: QmpClient, paths: VmPaths, disks: Readonly
  * this backup); on failure they are merged back, so the next backup still sees them.
  */
 export async function settleBitmaps(qmp: QmpClient, disks: readonly ViewDiskRequest[], success: boolean): Promise<void> {
-  for (const d of disks) {
-    if (d.bitmap.action !== 'use') continue;
+  await Promise.all(disks.map(async (d) => {
+    if (d.bitmap.action !== 'use') return;
     const node = driveNode(d.key);
     const name = d.bitmap.name;
     if (success) {
@@ -215,7 +217,7 @@ export async function settleBitmaps(qmp: QmpClient, disks: readonly ViewDiskRequ
         { type: 'block-dirty-bitmap-remove', data: { node, name: tmpBitmap(name) } },
       ] });
     }
-  }
+  }));
 }
 
 /**
@@ -232,24 +234,23 @@ export async function teardown(qmp: QmpClient, paths: VmPaths, keys: readonly st
       if (!/not found|does not exist|No such|not running|Cannot find|has not been started/i.test(msg)) log(`teardown: ${what}: ${msg}`);
     }
   };
-  for (const key of keys) {
-    await step(`remove export of ${key}`, async () => {
-      const deleted = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (e) => e.data.id === `${PREFIX}${key}`, 10_000).catch(() => undefined);
-      await qmp.execute('block-export-del', { id: `${PREFIX}${key}`, mode: 'hard' }, { timeoutMs: 10_000 });
-      await deleted;
-    });
-  }
-  await step('stop the NBD server', () => qmp.execute('nbd-server-stop', undefined, { timeoutMs: 10_000 }));
-  for (const key of keys) {
-    await step(`cancel the fleecing job of ${key}`, async () => {
-      const jobs = await qmp.execute<Array<{ device: string }>>('query-block-jobs');
-      if (!jobs.some((j) => j.device === `${PREFIX}${key}`)) return;
-      const gone = qmp.waitForEvent('BLOCK_JOB_CANCELLED', (e) => e.data.device === `${PREFIX}${key}`, 10_000).catch(() => undefined);
-      await qmp.execute('block-job-cancel', { device: `${PREFIX}${key}`, force: true }, { timeoutMs: 10_000 });
-      await gone;
-    });
-    await step(`detach the fleecing image of ${key}`, () => qmp.execute('blockdev-del', { 'node-name': `${PREFIX}${key}` }, { timeoutMs: 10_000 }));
-  }
+  const id = (key: string): string => `${PREFIX}${key}`;
+  // Exports, NBD server and jobs are sent together: QEMU answers in order, and no round trip
+  // waits for the one before (~10 ms of an incremental's ~30 ms clean-up). A job may go while
+  // its export is still being closed: nothing reads the view any more. Only the fleecing
+  // nodes wait for both. What is not there fails with "not found", which `step` ignores (and
+  // the wait for its event ends with its timeout or with the connection).
+  const gone = (what: string, event: string, match: (e: QmpEvent) => boolean, command: string, args: Record<string, unknown>): Promise<void> => step(what, async () => {
+    const done = qmp.waitForEvent(event, match, 10_000).catch(() => undefined);
+    await qmp.execute(command, args, { timeoutMs: 10_000 });
+    await done;
+  });
+  await Promise.all([
+    ...keys.map((key) => gone(`remove export of ${key}`, 'BLOCK_EXPORT_DELETED', (e) => e.data.id === id(key), 'block-export-del', { id: id(key), mode: 'hard' })),
+    step('stop the NBD server', () => qmp.execute('nbd-server-stop', undefined, { timeoutMs: 10_000 })),
+    ...keys.map((key) => gone(`cancel the fleecing job of ${key}`, 'BLOCK_JOB_CANCELLED', (e) => e.data.device === id(key), 'block-job-cancel', { device: id(key), force: true })),
+  ]);
+  await Promise.all(keys.map((key) => step(`detach the fleecing image of ${key}`, () => qmp.execute('blockdev-del', { 'node-name': id(key) }, { timeoutMs: 10_000 }))));
   rmSync(paths.nbd, { force: true });
   rmSync(paths.fleeceDir, { recursive: true, force: true });
 }
