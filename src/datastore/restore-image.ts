@@ -16,6 +16,13 @@ export interface RestoreImageOptions {
   label: string;
   /** Allow replacing an existing regular file. */
   force?: boolean;
+  /**
+   * The target is an empty file created for this restore (a new volume): written in place, not
+   * under a temporary name. Renaming over an existing file makes ext4 start the write-back of
+   * the whole new file inside rename() (auto_da_alloc): 0.26 s for 1.4 GiB here. On failure
+   * the file is left to its creator.
+   */
+  inPlace?: boolean;
 }
 
 function chunkList(index: FixedIndex) {
@@ -52,9 +59,10 @@ export async function restoreImage(index: FixedIndex, target: string | Writable,
     if (err instanceof GuestvaultError) throw err;
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
-  const writePath = isDevice ? target : `${target}.partial`;
+  const direct = isDevice || opts.inPlace === true;
+  const writePath = direct ? target : `${target}.partial`;
   try {
-    const fd = openSync(writePath, isDevice ? 'r+' : 'w');
+    const fd = openSync(writePath, direct ? 'r+' : 'w');
     if (!isDevice) ftruncateSync(fd, index.size);
     closeSync(fd);
   } catch (err) {
@@ -67,10 +75,10 @@ export async function restoreImage(index: FixedIndex, target: string | Writable,
       progress.add(c.size);
     });
     progress.finish();
-    if (!isDevice) renameSync(writePath, target);
+    if (!direct) renameSync(writePath, target);
   } catch (err) {
     progress.finish();
-    if (!isDevice) rmSync(writePath, { force: true });
+    if (!direct) rmSync(writePath, { force: true });
     throw err;
   }
 }

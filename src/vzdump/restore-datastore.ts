@@ -38,11 +38,14 @@ async function writeDiskImage(pool: ChunkPool, reader: SnapshotReader, storePath
   try {
     await restoreImage(index, rawTarget, {
       pool, store: storePath, key: reader.crypt?.encKey, progress: progressSink(ctx), label: `${t.key}: ${disk.label}`, force: true,
+      inPlace: t.fresh === true && t.format === 'raw',
     });
     if (t.format !== 'raw') {
       checkAborted(ctx.signal);
       ctx.log(`${t.key}: converting to ${t.format}`);
       convertRawImage(rawTarget, converted, t.format);
+      // An empty new volume is removed first: renamed over, ext4 writes the image back in rename().
+      if (t.fresh) rmSync(t.path, { force: true });
       renameSync(converted, t.path);
     }
   } catch (err) {

@@ -90,6 +90,8 @@ export interface DiskTarget {
   key: string;
   path: string;
   format: VolumeFormat;
+  /** An empty volume created for this restore: a raw one is written in place (see RestoreImageOptions.inPlace). */
+  fresh?: boolean;
 }
 
 export interface RestoreContext {

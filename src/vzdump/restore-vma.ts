@@ -77,9 +77,11 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
       try {
         for (const t of targets) {
           const d = devices.get(t.key)!;
-          const raw = `${t.path}.restore-raw`;
-          temps.push(raw, `${t.path}.restore-tmp`);
-          const fd = openSync(raw, 'w');
+          // A new raw volume is written in place (no rename over it: see DiskTarget.fresh).
+          const inPlace = t.fresh === true && t.format === 'raw';
+          const raw = inPlace ? t.path : `${t.path}.restore-raw`;
+          if (!inPlace) temps.push(raw, `${t.path}.restore-tmp`);
+          const fd = openSync(raw, inPlace ? 'r+' : 'w');
           byId.set(d.id, { fd, size: d.size, raw, device: d.name });
           ftruncateSync(fd, d.size);
         }
@@ -117,10 +119,12 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
           checkAborted(wctx.signal);
           const raw = `${t.path}.restore-raw`;
           if (t.format === 'raw') {
-            renameSync(raw, t.path);
+            if (!t.fresh) renameSync(raw, t.path);
           } else {
             wctx.log(`${t.key}: converting to ${t.format}`);
             convertRawImage(raw, `${t.path}.restore-tmp`, t.format);
+            // An empty new volume is removed first: renamed over, ext4 writes the image back in rename().
+            if (t.fresh) rmSync(t.path, { force: true });
             renameSync(`${t.path}.restore-tmp`, t.path);
           }
         }

@@ -180,7 +180,7 @@ async function restoreWholeVm(backup: OpenedBackup, opts: VmRestoreOptions): Pro
       const volid = allocateVolume(storage, vmid, p.disk.size, p.format);
       created.push(volid);
       log(`${p.key}: restoring ${p.disk.label} (${formatSize(p.disk.size)}) to ${volid} (${p.format})`);
-      targets.push({ key: p.key, path: resolveVolume(volid).path, format: p.format });
+      targets.push({ key: p.key, path: resolveVolume(volid).path, format: p.format, fresh: true });
       const options: Record<string, string> = { ...p.spec.options, size: formatDiskSize(p.disk.size) };
       if (options.format !== undefined) options.format = p.format;
       props[p.key] = formatDisk({ ...p.spec, volid, options });
