@@ -288,6 +288,29 @@ function parseTaskLog(text) {
 }
 
 /**
+ * Node's own start-up, which every timed `guestvault` command (the client of a daemon run too)
+ * pays once: a fixed part of the small steps. NODE_EXTRA_CA_CERTS, when set, is read at every
+ * start by Node 20 (the sandbox these figures come from sets it); shown with and without it.
+ */
+function nodeStartLine() {
+  const time = (env) => {
+    const t = [];
+    for (let i = 0; i < 5; i++) {
+      const start = process.hrtime.bigint();
+      run([process.execPath, '-e', '0'], { env });
+      t.push(Number(process.hrtime.bigint() - start) / 1e9);
+    }
+    return median(t);
+  };
+  const withEnv = time(process.env);
+  const head = `node start-up (node -e 0, median of 5): ${withEnv.toFixed(3)} s`;
+  if (!process.env.NODE_EXTRA_CA_CERTS) return head;
+  const rest = { ...process.env };
+  delete rest.NODE_EXTRA_CA_CERTS;
+  return `${head}; ${time(rest).toFixed(3)} s without NODE_EXTRA_CA_CERTS, which is set here`;
+}
+
+/**
  * Write `bytes` of zeros to `file` and delete it: that much page cache, just freed. Deleted
  * unsynced: its pages are dropped without being written (2 GiB stays under the kernel's
  * background write-back threshold here), so the step that follows does not share the disk with
@@ -820,6 +843,7 @@ async function main() {
   };
   for (const [k, v] of Object.entries(versions)) if (v) log(`  ${k}: ${v}`);
   log(`  accelerator: ${existsSync('/dev/kvm') ? 'kvm' : 'tcg'}`);
+  log(`  ${nodeStartLine()}`);
 
   mkdirSync(join(opts.workdir, 'tmp'), { recursive: true });
   log('\n== images');
