@@ -66,11 +66,9 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     log,
   };
   const paths = vmPaths(vmid, true);
-  // Snapshot and suspend mode hold the VM's QMP connection from the start and ask it for the
-  // status too (a second connection costs a few ms). Stop mode shuts the guest down first,
-  // which connects on its own. Neither call throws: the lock above is removed only in `finally`.
-  let qmp: QmpClient | undefined = opts.mode !== 'stop' && vmPid(vmid) ? await connectQmp(vmid).catch(() => undefined) : undefined;
-  const status = await vmStatus(vmid, qmp);
+  // On the status socket: the VM's own QMP socket takes one client at a time, and the hooks
+  // that run before the backup connects to it (backup-start, pre-stop, ...) may use it.
+  const status = await vmStatus(vmid);
   const wasRunning = status.status === 'running';
   const wasPaused = wasRunning && (status.qmpstatus === 'paused' || status.qmpstatus === 'prelaunch' || status.qmpstatus === 'suspended');
   const mode: BackupMode = wasRunning ? opts.mode : 'stop';
@@ -78,6 +76,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
   hooks.mode = mode;
   if (!wasRunning) log(`VM ${vmid} is not running: backing up in stop mode (QEMU starts paused only to read the disks)`);
 
+  let qmp: QmpClient | undefined;
   let agent: AgentClient | undefined;
   let frozenAt: number | undefined;
   let freezeWatchdog: NodeJS.Timeout | undefined;

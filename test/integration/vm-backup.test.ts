@@ -240,6 +240,26 @@ describe('vzdump of a running VM (no guest OS)', () => {
       'backup-end snapshot 100 local-store qemu web',
       'log-end snapshot 100 local-store qemu web',
     ]);
+    // A hook may talk to the VM's QMP socket (one client at a time) in the phases before the
+    // view is set up: the backup must not hold it yet, or each would wait for the other.
+    const client = join(env.dir, 'qmp-query.cjs');
+    writeFileSync(client, [
+      `const s = require('node:net').createConnection(${JSON.stringify(join(env.home, 'run/qemu/100.qmp'))});`,
+      "setTimeout(() => { console.error('no answer on the QMP socket'); process.exit(1); }, 5000).unref();",
+      "let buf = '';",
+      "s.on('data', (d) => {",
+      '  if (!buf) s.write(\'{"execute":"qmp_capabilities"}\\n{"execute":"query-status"}\\n\');',
+      '  buf += d;',
+      '  const m = /"status": *"(\\w+)"/.exec(buf);',
+      "  if (m) { console.log('QMP status from the hook: ' + m[1]); s.destroy(); }",
+      '});',
+    ].join('\n'));
+    const qmpHook = join(env.dir, 'qmp-hook.sh');
+    writeFileSync(qmpHook, `#!/bin/sh\n[ "$1" = pre-restart ] && exec '${process.execPath}' '${client}'\nexit 0\n`);
+    chmodSync(qmpHook, 0o755);
+    const q = gv('vzdump', '100', '--script', qmpHook);
+    expect(q.code, q.stderr).toBe(0);
+    expect(q.stderr).toMatch(/QMP status from the hook: running/);
     const failing = join(env.dir, 'fail.sh');
     writeFileSync(failing, '#!/bin/sh\n[ "$1" = backup-start ] && exit 3\nexit 0\n');
     chmodSync(failing, 0o755);

@@ -80,18 +80,9 @@ export async function withQmp<T>(vmid: string, fn: (qmp: QmpClient) => Promise<T
   }
 }
 
-/** `qmp`: a connection the caller holds already (saves connecting to the status socket). */
-export async function vmStatus(vmid: string, qmp?: QmpClient): Promise<VmStatus> {
+export async function vmStatus(vmid: string): Promise<VmStatus> {
   const pid = vmPid(vmid);
   if (!pid) return { vmid, status: 'stopped' };
-  if (qmp && !qmp.closed) {
-    try {
-      const st = await qmp.execute<{ status: string }>('query-status', undefined, { timeoutMs: 5000 });
-      return { vmid, status: 'running', qmpstatus: st.status as VmRunState, pid };
-    } catch {
-      // asked again below, on the status socket
-    }
-  }
   try {
     const q = await QmpClient.connect(vmPaths(vmid).qmpStatus, { timeoutMs: 5000 });
     try {
