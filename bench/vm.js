@@ -314,8 +314,9 @@ function nodeStartLine() {
  * Write `bytes` of zeros to `file` and delete it: that much page cache, just freed. Deleted
  * unsynced: its pages are dropped without being written (2 GiB stays under the kernel's
  * background write-back threshold here), so the step that follows does not share the disk with
- * 2 GiB of write-back. Synced first, the host was still absorbing those writes when the step
- * ran: the incremental, which syncs 40 MiB, took 0.43-0.47 s instead of 0.29 s in 2 of 3 rounds.
+ * 2 GiB of write-back. Synced first, the incremental (which syncs 40 MiB) took 0.43-0.47 s
+ * instead of 0.29 s in 2 of 3 rounds at the same CPU; the host still absorbing those writes is
+ * the likely cause.
  */
 function prewarmPageCache(file, bytes) {
   const fd = openSync(file, 'w');

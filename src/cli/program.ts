@@ -1,53 +1,45 @@
 import { Command } from 'commander';
 import { VERSION } from './version.js';
 
+interface CommandGroup {
+  names: readonly string[];
+  load: () => Promise<Command[]>;
+}
+
+/** Commands `names`, made by `make` from the module `load` imports. */
+function group<M>(names: readonly string[], load: () => Promise<M>, make: (m: M) => Command[]): CommandGroup {
+  return { names, load: async () => make(await load()) };
+}
+
 /**
  * The top-level commands, in the order of the help, each with the module that defines it. A
  * command line that names one loads only that module: loading all of them took ~0.35 s of
  * every command here (`guestvault qmrestore` ~0.45 s before it did anything, ~0.25 s with only
  * its own module). The help, `help`, and anything not a command name load all.
  */
-const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Command[]> }> = [
-  { names: ['init'], load: async () => [(await import('./commands/init.js')).initCommand()] },
-  { names: ['datastore'], load: async () => [(await import('./commands/datastore.js')).datastoreCommand()] },
-  { names: ['key'], load: async () => [(await import('./commands/key.js')).keyCommand()] },
-  { names: ['backup'], load: async () => [(await import('./commands/backup.js')).backupCommand()] },
-  {
-    names: ['snapshots', 'files'],
-    load: async () => {
-      const m = await import('./commands/snapshots.js');
-      return [m.snapshotsCommand(), m.filesCommand()];
-    },
-  },
-  { names: ['restore'], load: async () => [(await import('./commands/restore.js')).restoreCommand()] },
-  { names: ['verify'], load: async () => [(await import('./commands/verify.js')).verifyCommand()] },
-  {
-    names: ['prune', 'prune-datastore'],
-    load: async () => {
-      const m = await import('./commands/prune.js');
-      return [m.pruneCommand(), m.pruneDatastoreCommand()];
-    },
-  },
-  {
-    names: ['forget', 'protect', 'notes'],
-    load: async () => {
-      const m = await import('./commands/snapshot-admin.js');
-      return [m.forgetCommand(), m.protectCommand(), m.notesCommand()];
-    },
-  },
-  { names: ['gc'], load: async () => [(await import('./commands/gc.js')).gcCommand()] },
-  { names: ['retention'], load: async () => [(await import('./commands/retention.js')).retentionCommand()] },
-  { names: ['calendar'], load: async () => [(await import('./commands/calendar.js')).calendarCommand()] },
-  { names: ['job'], load: async () => [(await import('./commands/job.js')).jobCommand()] },
-  { names: ['daemon'], load: async () => [(await import('./commands/daemon.js')).daemonCommand()] },
-  { names: ['vm'], load: async () => [(await import('./commands/vm.js')).vmCommand()] },
-  { names: ['vzdump'], load: async () => [(await import('./commands/vzdump.js')).vzdumpCommand()] },
-  { names: ['qmrestore'], load: async () => [(await import('./commands/qmrestore.js')).qmrestoreCommand()] },
-  { names: ['vma'], load: async () => [(await import('./commands/vma.js')).vmaCommand()] },
-  { names: ['storage'], load: async () => [(await import('./commands/storage.js')).storageCommand()] },
-  { names: ['user'], load: async () => [(await import('./commands/user.js')).userCommand()] },
-  { names: ['cert'], load: async () => [(await import('./commands/cert.js')).certCommand()] },
-  { names: ['acl'], load: async () => [(await import('./commands/acl.js')).aclCommand()] },
+const COMMANDS: readonly CommandGroup[] = [
+  group(['init'], () => import('./commands/init.js'), (m) => [m.initCommand()]),
+  group(['datastore'], () => import('./commands/datastore.js'), (m) => [m.datastoreCommand()]),
+  group(['key'], () => import('./commands/key.js'), (m) => [m.keyCommand()]),
+  group(['backup'], () => import('./commands/backup.js'), (m) => [m.backupCommand()]),
+  group(['snapshots', 'files'], () => import('./commands/snapshots.js'), (m) => [m.snapshotsCommand(), m.filesCommand()]),
+  group(['restore'], () => import('./commands/restore.js'), (m) => [m.restoreCommand()]),
+  group(['verify'], () => import('./commands/verify.js'), (m) => [m.verifyCommand()]),
+  group(['prune', 'prune-datastore'], () => import('./commands/prune.js'), (m) => [m.pruneCommand(), m.pruneDatastoreCommand()]),
+  group(['forget', 'protect', 'notes'], () => import('./commands/snapshot-admin.js'), (m) => [m.forgetCommand(), m.protectCommand(), m.notesCommand()]),
+  group(['gc'], () => import('./commands/gc.js'), (m) => [m.gcCommand()]),
+  group(['retention'], () => import('./commands/retention.js'), (m) => [m.retentionCommand()]),
+  group(['calendar'], () => import('./commands/calendar.js'), (m) => [m.calendarCommand()]),
+  group(['job'], () => import('./commands/job.js'), (m) => [m.jobCommand()]),
+  group(['daemon'], () => import('./commands/daemon.js'), (m) => [m.daemonCommand()]),
+  group(['vm'], () => import('./commands/vm.js'), (m) => [m.vmCommand()]),
+  group(['vzdump'], () => import('./commands/vzdump.js'), (m) => [m.vzdumpCommand()]),
+  group(['qmrestore'], () => import('./commands/qmrestore.js'), (m) => [m.qmrestoreCommand()]),
+  group(['vma'], () => import('./commands/vma.js'), (m) => [m.vmaCommand()]),
+  group(['storage'], () => import('./commands/storage.js'), (m) => [m.storageCommand()]),
+  group(['user'], () => import('./commands/user.js'), (m) => [m.userCommand()]),
+  group(['cert'], () => import('./commands/cert.js'), (m) => [m.certCommand()]),
+  group(['acl'], () => import('./commands/acl.js'), (m) => [m.aclCommand()]),
 ];
 
 /** The program for `argv` (process.argv): with only the command it names, or with all. */

@@ -1,5 +1,5 @@
 /** Restoring from a datastore snapshot `vm/<id>/<time>`: the config blob and one fixed index per disk. */
-import { renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { ChunkPool, SnapshotReader, restoreImage } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
 import type { CryptConfig, FixedIndex } from '../formats/index.js';
@@ -7,7 +7,7 @@ import { parseVmConfig } from '../guests/index.js';
 import { convertRawImage, volumeInfo } from '../storage/index.js';
 import { formatSize, logSink, type ProgressSink } from '../tasks/index.js';
 import { openBackupStorage } from './backup-storage.js';
-import { checkAborted, type BackupDisk, type DiskTarget, type OpenedBackup, type RestoreContext, type SnapshotSource } from './restore-source.js';
+import { checkAborted, moveIntoTarget, writtenInPlace, type BackupDisk, type DiskTarget, type OpenedBackup, type RestoreContext, type SnapshotSource } from './restore-source.js';
 
 export const VM_CONFIG_BLOB = 'qemu-server.conf.blob';
 
@@ -38,15 +38,13 @@ async function writeDiskImage(pool: ChunkPool, reader: SnapshotReader, storePath
   try {
     await restoreImage(index, rawTarget, {
       pool, store: storePath, key: reader.crypt?.encKey, progress: progressSink(ctx), label: `${t.key}: ${disk.label}`, force: true,
-      inPlace: t.fresh === true && t.format === 'raw',
+      inPlace: writtenInPlace(t),
     });
     if (t.format !== 'raw') {
       checkAborted(ctx.signal);
       ctx.log(`${t.key}: converting to ${t.format}`);
       convertRawImage(rawTarget, converted, t.format);
-      // An empty new volume is removed first: renamed over, ext4 writes the image back in rename().
-      if (t.fresh) rmSync(t.path, { force: true });
-      renameSync(converted, t.path);
+      moveIntoTarget(converted, t);
     }
   } catch (err) {
     if (err instanceof GuestvaultError && err.code !== 'E_ABORTED' && !err.message.includes(reader.name)) {

@@ -3,7 +3,7 @@
  * Proxmox administrators name them, and the interface both offer to the restore (config, disks,
  * a writer for the disk images).
  */
-import { statSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseSnapshot, type SnapshotRef } from '../datastore/index.js';
 import { GuestvaultError } from '../errors.js';
@@ -92,6 +92,20 @@ export interface DiskTarget {
   format: VolumeFormat;
   /** An empty volume created for this restore: a raw one is written in place (see RestoreImageOptions.inPlace). */
   fresh?: boolean;
+}
+
+/**
+ * A new raw volume is written in place: renaming a finished image over an existing file makes
+ * ext4 start its whole write-back inside rename() (auto_da_alloc), ~0.26 s per 1.4 GiB here.
+ */
+export function writtenInPlace(t: DiskTarget): boolean {
+  return t.fresh === true && t.format === 'raw';
+}
+
+/** Put the finished image `from` at the target's path; an empty new volume there is removed first (see writtenInPlace). */
+export function moveIntoTarget(from: string, t: DiskTarget): void {
+  if (t.fresh) rmSync(t.path, { force: true });
+  renameSync(from, t.path);
 }
 
 export interface RestoreContext {

@@ -12,7 +12,7 @@ import { parseVmConfig } from '../guests/index.js';
 import { activateStorage, checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo } from '../storage/index.js';
 import { formatSize, logSink, Progress } from '../tasks/index.js';
 import { openBackupStorage } from './backup-storage.js';
-import { checkAborted, type ArchiveSource, type BackupDisk, type OpenedBackup, type RestoreContext } from './restore-source.js';
+import { checkAborted, moveIntoTarget, writtenInPlace, type ArchiveSource, type BackupDisk, type OpenedBackup, type RestoreContext } from './restore-source.js';
 
 export const VMA_VM_CONFIG = 'qemu-server.conf';
 
@@ -77,8 +77,7 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
       try {
         for (const t of targets) {
           const d = devices.get(t.key)!;
-          // A new raw volume is written in place (no rename over it: see DiskTarget.fresh).
-          const inPlace = t.fresh === true && t.format === 'raw';
+          const inPlace = writtenInPlace(t);
           const raw = inPlace ? t.path : `${t.path}.restore-raw`;
           if (!inPlace) temps.push(raw, `${t.path}.restore-tmp`);
           const fd = openSync(raw, inPlace ? 'r+' : 'w');
@@ -119,13 +118,11 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
           checkAborted(wctx.signal);
           const raw = `${t.path}.restore-raw`;
           if (t.format === 'raw') {
-            if (!t.fresh) renameSync(raw, t.path);
+            if (!writtenInPlace(t)) renameSync(raw, t.path);
           } else {
             wctx.log(`${t.key}: converting to ${t.format}`);
             convertRawImage(raw, `${t.path}.restore-tmp`, t.format);
-            // An empty new volume is removed first: renamed over, ext4 writes the image back in rename().
-            if (t.fresh) rmSync(t.path, { force: true });
-            renameSync(`${t.path}.restore-tmp`, t.path);
+            moveIntoTarget(`${t.path}.restore-tmp`, t);
           }
         }
       } finally {
