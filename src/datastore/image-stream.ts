@@ -19,6 +19,11 @@ export interface ImageReader {
   isZero(index: number): boolean;
   /** Read into `target` when given (returning the filled part of it). */
   read(offset: number, length: number, target?: Buffer): Promise<Buffer>;
+  /**
+   * Called once when the last read has returned and no other will come, while the chunks read
+   * last may still be stored: a VM backup then removes its point-in-time view meanwhile.
+   */
+  readsDone?(): void;
 }
 
 export interface ImageBase {
@@ -92,6 +97,7 @@ export async function addImageStream(session: BackupSession, name: string, reade
   // are read; one found missing is read and stored afterwards, like a changed one.
   const reused = base ? touchReused(pool, session.store.path, base, count) : undefined;
   reused?.missing.catch(() => undefined); // awaited below; not unhandled when the read fails first
+  const reads = readTracker(reader);
   const storeChunk = async (i: number): Promise<void> => {
     const offset = i * chunkSize;
     const length = Math.min(chunkSize, size - offset);
@@ -106,7 +112,7 @@ export async function addImageStream(session: BackupSession, name: string, reade
     const buffer = buffers.pop() ?? Buffer.from(new SharedArrayBuffer(chunkSize));
     let r: StoreResult;
     try {
-      const data = await reader.read(offset, length, buffer);
+      const data = await reads.track(reader.read(offset, length, buffer));
       stats.readBytes += length;
       r = await pool.run({ op: 'store-data', store: session.store.path, data, key, compress: true });
     } finally {
@@ -117,11 +123,12 @@ export async function addImageStream(session: BackupSession, name: string, reade
   };
   await runBounded(pool, count, async (i) => {
     const length = Math.min(chunkSize, size - i * chunkSize);
-    if (reused?.candidates.has(i)) {
-      pool.cancelSlot();
-    } else {
-      await storeChunk(i);
-    }
+    const stored = reused?.candidates.has(i) ? undefined : storeChunk(i);
+    if (stored === undefined) pool.cancelSlot();
+    // The last job is under way (its read, if any, has started): what is still to read are the
+    // base's chunks found missing, if any.
+    if (i === count - 1) reads.lastIssued(reused ? reused.missing.then((m) => m.size === 0, () => false) : Promise.resolve(true));
+    await stored;
     progress.add(length);
   });
   if (reused) {
@@ -137,6 +144,7 @@ export async function addImageStream(session: BackupSession, name: string, reade
     const gone = [...missing];
     await runBounded(pool, gone.length, async (k) => storeChunk(gone[k]!));
   }
+  reads.finished();
   progress.finish();
   stats.seconds = (Date.now() - started) / 1000;
   const index = encodeFixedIndex({ size, chunkSize, digests, ctime: Math.floor(Date.now() / 1000) });
@@ -144,6 +152,44 @@ export async function addImageStream(session: BackupSession, name: string, reade
   const entry: ManifestFile = { filename: file, 'crypt-mode': session.cryptMode, size, csum: index.subarray(32, 64).toString('hex') };
   session.addIndexFile(entry, stats);
   return stats;
+}
+
+/**
+ * Tells the reader when its last read has returned (`readsDone`). `lastIssued(final)`: every
+ * read of the main pass has started; `final` resolves to whether those were all. `finished()`:
+ * no read at all is left (after the base's missing chunks were read too).
+ */
+function readTracker(reader: ImageReader): { track<T>(read: Promise<T>): Promise<T>; lastIssued(final: Promise<boolean>): void; finished(): void } {
+  let running = 0;
+  let allIssued = false;
+  let told = false;
+  const tell = (): void => {
+    if (told || !allIssued || running > 0) return;
+    told = true;
+    reader.readsDone?.();
+  };
+  return {
+    async track(read) {
+      running++;
+      try {
+        return await read;
+      } finally {
+        running--;
+        tell();
+      }
+    },
+    lastIssued(final) {
+      void final.then((all) => {
+        if (!all) return;
+        allIssued = true;
+        tell();
+      });
+    },
+    finished() {
+      allIssued = true;
+      tell();
+    },
+  };
 }
 
 /**

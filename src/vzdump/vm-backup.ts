@@ -125,6 +125,20 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     log(`VM ${vmid} running again: stopped for ${took.toFixed(1)} s`);
   };
 
+  // The view goes as soon as the last disk's last read has returned, while its last chunks are
+  // still being stored (~10 ms of a small incremental's end), or else in `finally`. The
+  // readers disconnect first: the export they read is about to go.
+  let viewRemoved: Promise<void> | undefined;
+  const removeView = (): Promise<void> => (viewRemoved ??= (async () => {
+    const readersClosed = Promise.all(readers.map((r) => r.client.close().catch(() => undefined)));
+    try {
+      if (qmp && !qmp.closed) await teardown(qmp, paths, viewKeys, opts.warn);
+    } catch (err) {
+      opts.warn(`cannot remove the point-in-time view: ${(err as Error).message}`);
+    }
+    await readersClosed;
+  })());
+
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new GuestvaultError('E_INTERRUPTED', 'backup interrupted by signal');
   };
@@ -192,6 +206,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
       checkAbort();
       const reader = await openNbdDisk(paths.nbd, disk.exportName, disk.dirtyContext, opts.signal, limiter);
       readers.push(reader);
+      if (i === exported.length - 1) reader.readsDone = () => void removeView();
       const info = result.disks[i]!;
       const incremental = disk.dirtyContext !== undefined && info.incremental;
       log(`${disk.key}: ${incremental ? `using fast incremental mode (dirty bitmap), ${formatSize(reader.changedCount * BITMAP_GRANULARITY)} dirty of ${formatSize(disk.size)} total` : `reading ${formatSize(disk.size)}`}`
@@ -208,19 +223,16 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     writeBitmapRecords(vmid, opts.storage, records);
     return result;
   } finally {
-    // The readers' disconnects overlap with the teardown, which ends their exports anyway.
-    const readersClosed = Promise.all(readers.map((r) => r.client.close().catch(() => undefined)));
     await thaw('cleanup');
     await agent?.close().catch(() => undefined);
+    // The export holds the handed-over bitmap busy: remove the view first.
+    await removeView();
     if (qmp && !qmp.closed) {
-      // The export holds the handed-over bitmap busy: remove the view first.
-      await teardown(qmp, paths, viewKeys, opts.warn);
       await settleBitmaps(qmp, requests, success).catch((err: Error) => opts.warn(`dirty bitmaps: ${err.message}; the next backup reads everything`));
     }
     await resumeIfPaused().catch((err: Error) => opts.warn(`cannot resume VM ${vmid}: ${err.message}`));
     await restartIfStopped().catch((err: Error) => opts.warn(`cannot restart VM ${vmid}: ${err.message}`));
     await qmp?.close();
-    await readersClosed;
     if (startedForBackup) {
       // Only stop what we started: if the guest began running meanwhile, leave it.
       const st = await vmStatus(vmid);

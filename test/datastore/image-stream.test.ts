@@ -12,19 +12,26 @@ import { decodeFixedIndex } from '../../src/formats/index.js';
 import { MiB, randomData } from '../helpers/data.js';
 
 /** An image in memory that counts which chunks were read (the NBD reader's part in a VM backup). */
-function memoryReader(image: Buffer, zero: Set<number> = new Set()): ImageReader & { reads: number[] } {
+function memoryReader(image: Buffer, zero: Set<number> = new Set()): ImageReader & { reads: number[]; returned: number; done: number[] } {
   const reads: number[] = [];
-  return {
+  const r = {
     size: image.length,
     reads,
-    isZero: (i) => zero.has(i),
-    read: async (offset, length, target) => {
+    /** Reads that have returned, and their count at each readsDone call. */
+    returned: 0,
+    done: [] as number[],
+    isZero: (i: number) => zero.has(i),
+    read: async (offset: number, length: number, target?: Buffer) => {
       reads.push(offset / (4 * MiB));
       const out = target ? Buffer.from(target.buffer, target.byteOffset, length) : Buffer.alloc(length);
       image.copy(out, 0, offset, offset + length);
+      await new Promise((res) => setTimeout(res, 2));
+      r.returned++;
       return out;
     },
+    readsDone: () => void r.done.push(r.returned),
   };
+  return r;
 }
 
 describe('image streams with a base (the incremental path of VM backups)', () => {
@@ -56,14 +63,18 @@ describe('image streams with a base (the incremental path of VM backups)', () =>
       base = { digests: prev.digests, changed: (i: number) => changed.has(i) };
     }
     const stats = await addImageStream(session, 'drive-virtio0.img', reader, base);
+    const doneBeforeEnd = [...(reader as ReturnType<typeof memoryReader>).done];
     const snap = await session.finish();
     const index = decodeFixedIndex(readFileSync(join(store.snapshotDir(snap), 'drive-virtio0.img.fidx')), 'index');
-    return { stats, index };
+    return { stats, index, doneBeforeEnd };
   }
 
   it('reads only the changed chunks, touches the reused ones, and re-reads a reused chunk that is gone', async () => {
-    const first = await backup(memoryReader(image));
+    const full = memoryReader(image);
+    const first = await backup(full);
     expect(first.stats.readBytes).toBe(image.length);
+    // The source heard once, before the stream ended, that all 6 reads had returned.
+    expect(first.doneBeforeEnd).toEqual([6]);
 
     // Chunk 2 changes; chunk 4's file disappears from the store (removed by hand); chunk 1's
     // file is old and must be touched (atime) by the reuse.
@@ -76,6 +87,8 @@ describe('image streams with a base (the incremental path of VM backups)', () =>
     const reader = memoryReader(image);
     const second = await backup(reader, new Set([2]));
     expect(reader.reads.sort()).toEqual([2, 4]);
+    // Not before the missing chunk was read again.
+    expect(second.doneBeforeEnd).toEqual([2]);
     expect(second.stats.reusedChunks).toBe(4);
     expect(second.stats.readBytes).toBe(8 * MiB);
     expect(second.index.digests.map((d) => d.toString('hex'))).toEqual(
@@ -85,5 +98,14 @@ describe('image streams with a base (the incremental path of VM backups)', () =>
     // The lost chunk is back, and the reused one was touched.
     expect(statSync(chunkPath(store.path, hex(4))).size).toBeGreaterThan(0);
     expect(statSync(chunkPath(store.path, hex(1))).atimeMs).toBeGreaterThan(before);
+  });
+
+  it('tells the source that the reads are over only once none is left, with zero chunks and reused ones in between', async () => {
+    const reader = memoryReader(image, new Set([0, 5]));
+    const { stats, doneBeforeEnd } = await backup(reader, new Set([0, 3, 5]));
+    // Chunks 0 and 5 are zero (not read), 3 changed, the rest reused.
+    expect(reader.reads).toEqual([3]);
+    expect(stats.reusedChunks).toBe(3);
+    expect(doneBeforeEnd).toEqual([1]);
   });
 });

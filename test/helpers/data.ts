@@ -46,7 +46,12 @@ export function ageChunks(store: string, days = 3): void {
   for (const dir of readdirSync(join(store, '.chunks')).filter((d) => /^[0-9a-f]{4}$/.test(d))) {
     for (const f of readdirSync(join(store, '.chunks', dir))) {
       const p = join(store, '.chunks', dir, f);
-      utimesSync(p, old, statSync(p).mtime);
+      try {
+        utimesSync(p, old, statSync(p).mtime);
+      } catch (err) {
+        // A backup running meanwhile links its chunks from temporary files it then removes.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   }
 }
