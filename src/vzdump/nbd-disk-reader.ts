@@ -27,12 +27,17 @@ export async function openNbdDisk(socket: string, exportName: string, dirtyConte
     const mark = (arr: Uint8Array, offset: number, length: number) => {
       for (let i = Math.floor(offset / chunk); i * chunk < offset + length && i < count; i++) arr[i] = 1;
     };
-    for await (const e of client.extents('base:allocation')) if (!(e.flags & NBD_STATE_ZERO)) mark(nonZero, e.offset, e.length);
-    let changed: Uint8Array | undefined;
-    if (dirtyContext) {
-      changed = new Uint8Array(count);
-      for await (const e of client.extents(dirtyContext)) if (e.flags & NBD_STATE_DIRTY) mark(changed, e.offset, e.length);
-    }
+    const changed = dirtyContext ? new Uint8Array(count) : undefined;
+    // Both contexts asked at once: their requests are in flight together.
+    await Promise.all([
+      (async () => {
+        for await (const e of client.extents('base:allocation')) if (!(e.flags & NBD_STATE_ZERO)) mark(nonZero, e.offset, e.length);
+      })(),
+      (async () => {
+        if (!dirtyContext || !changed) return;
+        for await (const e of client.extents(dirtyContext)) if (e.flags & NBD_STATE_DIRTY) mark(changed, e.offset, e.length);
+      })(),
+    ]);
     return {
       client,
       size,

@@ -167,10 +167,14 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
     const nodes = await cleanupLeftovers(qmp, paths, log);
 
     const keys = included.map((d) => d.key);
+    // The teardown removes whatever of the view is there, so it knows the disks from here on.
+    viewKeys = keys;
+    // Fleecing images and NBD server (QEMU's work) while the bitmaps are planned (mostly ours).
+    const preparing = prepareView(qmp, paths, keys, nodes);
+    preparing.catch(() => undefined); // awaited below; not unhandled when planning fails first
     requests = await planBitmaps(qmp, sink, vmid, keys, opts, result, nodes);
     sink.prepare(result.disks.every((d) => d.incremental) ? result.disks.reduce((n, d) => n + (d.dirtyBytes ?? 0), 0) : undefined);
-    const prepared = await prepareView(qmp, paths, keys, nodes);
-    viewKeys = keys;
+    const prepared = await preparing;
 
     // Everything above ran with the guest undisturbed; the pause covers only the point in time.
     if (mode === 'suspend' && wasRunning && !wasPaused) {
@@ -199,7 +203,7 @@ export async function backupVm(sink: VmBackupSink, vmid: string, opts: VmBackupO
       await restartIfStopped();
     }
     checkAbort();
-    const exported = await exportView(qmp, paths, prepared.map((p, i) => ({ ...p, bitmap: requests[i]!.bitmap })));
+    const exported = await exportView(qmp, prepared.map((p, i) => ({ ...p, bitmap: requests[i]!.bitmap })));
     const records: Record<string, BitmapRecord> = {};
     await sink.begin(exported.map((d) => ({ key: d.key, size: d.size })), configForBackup(conf));
     for (const [i, disk] of exported.entries()) {

@@ -120,22 +120,35 @@ export async function recoverTempBitmaps(qmp: QmpClient, key: string, name: stri
 }
 
 /**
- * Attach fleecing images for the disks (not yet the point in time). Returns the disks with their
- * sizes; `capture` then takes the view. `nodes`: QEMU's block nodes (their sizes are used).
+ * Attach fleecing images for the disks and start the NBD server (not yet the point in time).
+ * Returns the disks with their sizes; `capture` then takes the view. `nodes`: QEMU's block nodes
+ * (their sizes are used).
  */
 export async function prepareView(qmp: QmpClient, paths: VmPaths, keys: readonly string[], nodes: Map<string, BlockNodeInfo>): Promise<Array<{ key: string; node: string; size: number }>> {
-  mkdirSync(paths.fleeceDir, { recursive: true });
-  const out = [];
-  for (const key of keys) {
+  const out = keys.map((key) => {
     const node = driveNode(key);
     const info = nodes.get(node);
     if (!info) throw new GuestvaultError('E_VM_DISK', `QEMU has no block node ${node} for disk ${key}`);
-    const file = join(paths.fleeceDir, `${key}.qcow2`);
-    copyFileSync(emptyImage(paths, info.size), file);
-    await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `${PREFIX}${key}`, file: { driver: 'file', filename: file }, backing: node, discard: 'unmap' });
-    out.push({ key, node, size: info.size });
-  }
+    return { key, node, size: info.size };
+  });
+  mkdirSync(paths.fleeceDir, { recursive: true });
+  rmSync(paths.nbd, { force: true });
+  const files = out.map((d) => {
+    const file = join(paths.fleeceDir, `${d.key}.qcow2`);
+    copyFileSync(emptyImage(paths, d.size), file);
+    return file;
+  });
+  // Sent together: QEMU answers in order, and no round trip waits for the one before.
+  const replies = out.map((d, i) => qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `${PREFIX}${d.key}`, file: { driver: 'file', filename: files[i] }, backing: d.node, discard: 'unmap' }));
+  replies.push(qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: paths.nbd } } }));
+  await settleAll(replies);
   return out;
+}
+
+/** Wait for all; then fail with the first failure (none is left unhandled meanwhile). */
+async function settleAll(replies: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(replies)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -185,18 +198,17 @@ export async function removeBitmap(qmp: QmpClient, key: string, name: string): P
 }
 
 /** Export every fleecing node read-only on the VM's NBD socket. */
-export async function exportView(qmp: QmpClient, paths: VmPaths, disks: ReadonlyArray<{ key: string; node: string; size: number; bitmap: BitmapPlan }>): Promise<ViewDisk[]> {
-  rmSync(paths.nbd, { force: true });
+export async function exportView(qmp: QmpClient, disks: ReadonlyArray<{ key: string; node: string; size: number; bitmap: BitmapPlan }>): Promise<ViewDisk[]> {
   const out: ViewDisk[] = [];
-  // Sent together; QEMU runs them in order, so the server is up before the first export.
-  const replies: Array<Promise<unknown>> = [qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: paths.nbd } } })];
+  // The NBD server runs since prepareView.
+  const replies: Array<Promise<unknown>> = [];
   for (const d of disks) {
     const exportName = d.node;
     const tmp = d.bitmap.action === 'use' ? tmpBitmap(d.bitmap.name) : undefined;
     replies.push(qmp.execute('block-export-add', { type: 'nbd', id: `${PREFIX}${d.key}`, 'node-name': `${PREFIX}${d.key}`, name: exportName, writable: false, ...(tmp ? { bitmaps: [{ node: d.node, name: tmp }] } : {}) }));
     out.push({ key: d.key, node: d.node, size: d.size, exportName, ...(tmp ? { dirtyContext: `qemu:dirty-bitmap:${tmp}` } : {}) });
   }
-  await Promise.all(replies);
+  await settleAll(replies);
   return out;
 }
 
