@@ -31,6 +31,11 @@ export interface ImageBase {
   digests: Buffer[];
   /** Chunks changed since that snapshot; all others are taken from `digests`. */
   changed(index: number): boolean;
+  /**
+   * The digests found missing by a touch of the base's chunks started earlier (`touchChunks`),
+   * when there was one; else the stream touches the chunks it reuses itself.
+   */
+  touched?: Promise<Set<string>>;
 }
 
 export interface ImageStreamStats extends ArchiveStats {
@@ -208,10 +213,16 @@ function touchReused(pool: ChunkPool, store: string, base: ImageBase, count: num
     if (at) at.push(i);
     else byDigest.set(hex, [i]);
   }
-  const missing = (async () => {
-    await pool.slot();
-    const r = await pool.run({ op: 'touch', store, digests: [...byDigest.keys()] });
-    return new Set(r.missing.flatMap((d) => byDigest.get(d) ?? []));
-  })();
+  const gone = base.touched ?? touchChunks(pool, store, [...byDigest.keys()]);
+  const missing = gone.then((digests) => new Set([...digests].flatMap((d) => byDigest.get(d) ?? [])));
   return { candidates, missing };
+}
+
+/** Touch these chunks (one task for a chunk worker); resolves to those missing from the store. */
+export function touchChunks(pool: ChunkPool, store: string, digests: readonly string[]): Promise<Set<string>> {
+  return (async () => {
+    await pool.slot();
+    const r = await pool.run({ op: 'touch', store, digests: [...digests] });
+    return new Set(r.missing);
+  })();
 }

@@ -6,7 +6,7 @@ import { BackupSession } from '../../src/datastore/backup-session.js';
 import { ChunkPool } from '../../src/datastore/chunk-pool.js';
 import { chunkPath } from '../../src/datastore/chunk-store.js';
 import { Datastore } from '../../src/datastore/datastore.js';
-import { addImageStream, previousImageIndex, type ImageReader } from '../../src/datastore/image-stream.js';
+import { addImageStream, previousImageIndex, touchChunks, type ImageReader } from '../../src/datastore/image-stream.js';
 import type { GroupRef } from '../../src/datastore/names.js';
 import { decodeFixedIndex } from '../../src/formats/index.js';
 import { MiB, randomData } from '../helpers/data.js';
@@ -54,13 +54,15 @@ describe('image streams with a base (the incremental path of VM backups)', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function backup(reader: ImageReader, changed?: Set<number>) {
+  /** `early`: the base's chunks are touched before the stream starts, as a VM backup's sink does. */
+  async function backup(reader: ImageReader, changed?: Set<number>, early = false) {
     const session = await BackupSession.start(store, group, { owner: 'root@pam', pool });
     let base;
     if (changed) {
       const prev = previousImageIndex(session, 'drive-virtio0.img.fidx', reader.size);
       if (!('digests' in prev)) throw new Error(prev.reason);
-      base = { digests: prev.digests, changed: (i: number) => changed.has(i) };
+      const touched = early ? touchChunks(pool, store.path, [...new Set(prev.digests.map((d) => d.toString('hex')))]) : undefined;
+      base = { digests: prev.digests, changed: (i: number) => changed.has(i), touched };
     }
     const stats = await addImageStream(session, 'drive-virtio0.img', reader, base);
     const doneBeforeEnd = [...(reader as ReturnType<typeof memoryReader>).done];
@@ -107,5 +109,20 @@ describe('image streams with a base (the incremental path of VM backups)', () =>
     expect(reader.reads).toEqual([3]);
     expect(stats.reusedChunks).toBe(3);
     expect(doneBeforeEnd).toEqual([1]);
+  });
+
+  it('with the base touched before the stream: reused chunks are touched, and one found missing is read again', async () => {
+    const first = await backup(memoryReader(image));
+    const hex = (i: number) => first.index.digests[i]!.toString('hex');
+    unlinkSync(chunkPath(store.path, hex(3)));
+    const before = statSync(chunkPath(store.path, hex(1))).atimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    const reader = memoryReader(image);
+    const second = await backup(reader, new Set([0]), true);
+    expect(reader.reads.sort()).toEqual([0, 3]);
+    expect(second.doneBeforeEnd).toEqual([2]);
+    expect(second.index.digests.map((d) => d.toString('hex'))).toEqual(first.index.digests.map((d) => d.toString('hex')));
+    expect(statSync(chunkPath(store.path, hex(3))).size).toBeGreaterThan(0);
+    expect(statSync(chunkPath(store.path, hex(1))).atimeMs).toBeGreaterThan(before);
   });
 });
