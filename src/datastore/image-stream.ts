@@ -103,6 +103,12 @@ export async function addImageStream(session: BackupSession, name: string, reade
   const reused = base ? touchReused(pool, session.store.path, base, count) : undefined;
   reused?.missing.catch(() => undefined); // awaited below; not unhandled when the read fails first
   const reads = readTracker(reader);
+  // An incremental keeps fewer chunk buffers in use: one per worker and one being read. Its
+  // buffers come back after hours, and on the VM these figures come from memory untouched
+  // for a while (after other programs wrote a few GiB) costs a page fault per 4 KiB page again
+  // (~15 us each, in the thread that receives the NBD replies): 4 buffers instead of 6 saved
+  // ~20 ms of a 10-chunk incremental there. A full read keeps more in flight for throughput.
+  const bufferSlots = new Slots(base ? pool.threads + 1 : Infinity);
   const storeChunk = async (i: number): Promise<void> => {
     const offset = i * chunkSize;
     const length = Math.min(chunkSize, size - offset);
@@ -114,14 +120,22 @@ export async function addImageStream(session: BackupSession, name: string, reade
       session.chunkStored(stats, z.first ? { ...r, zero: true } : { ...r, zero: true, status: 'duplicate', encodedSize: 0 });
       return;
     }
-    const buffer = buffers.pop() ?? Buffer.from(new SharedArrayBuffer(chunkSize));
+    let buffer: Buffer | undefined;
     let r: StoreResult;
     try {
-      const data = await reads.track(reader.read(offset, length, buffer));
+      // Tracked from here, so the source hears of no end while a read waits for its buffer.
+      const data = await reads.track((async () => {
+        await bufferSlots.take();
+        buffer = buffers.pop() ?? Buffer.from(new SharedArrayBuffer(chunkSize));
+        return reader.read(offset, length, buffer);
+      })());
       stats.readBytes += length;
       r = await pool.run({ op: 'store-data', store: session.store.path, data, key, compress: true });
     } finally {
-      buffers.push(buffer);
+      if (buffer) {
+        buffers.push(buffer);
+        bufferSlots.give();
+      }
     }
     digests[i] = Buffer.from(r.digest, 'hex');
     session.chunkStored(stats, r);
@@ -157,6 +171,27 @@ export async function addImageStream(session: BackupSession, name: string, reade
   const entry: ManifestFile = { filename: file, 'crypt-mode': session.cryptMode, size, csum: index.subarray(32, 64).toString('hex') };
   session.addIndexFile(entry, stats);
   return stats;
+}
+
+/** A counting semaphore. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(count: number) {
+    this.free = Math.max(1, count);
+  }
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }
 
 /**
