@@ -316,7 +316,10 @@ function nodeStartLine() {
  * background write-back threshold here), so the step that follows does not share the disk with
  * 2 GiB of write-back. Synced first, the incremental (which syncs 40 MiB) took 0.43-0.47 s
  * instead of 0.29 s in 2 of 3 rounds at the same CPU; the host still absorbing those writes is
- * the likely cause.
+ * the likely cause. A side effect on this VM: after such a write, memory the daemon already had
+ * (its chunk buffers) faults in again page by page on first use (~15 us per 4 KiB page), which
+ * the small incremental pays in full (~60-70 ms for its 16 MiB of buffers); a full backup writes
+ * as much itself, so the incremental after it would pay that without the prewarm too.
  */
 function prewarmPageCache(file, bytes) {
   const fd = openSync(file, 'w');
