@@ -108,7 +108,7 @@ export async function addImageStream(session: BackupSession, name: string, reade
   // programs wrote a few GiB (~15 us per 4 KiB page, here in the thread that receives the NBD
   // replies), as before every nightly incremental. With 4 buffers instead of 6, the first
   // incremental after a full backup (10 chunks changed) took 177-226 ms in the daemon instead
-  // of 215-295 ms. A full read keeps more in flight for throughput.
+  // of 229-263 ms. A full read keeps more in flight for throughput.
   const bufferSlots = new Slots(base ? pool.threads + 1 : Infinity);
   const storeChunk = async (i: number): Promise<void> => {
     const offset = i * chunkSize;
