@@ -96,7 +96,9 @@ describe('bad input and faults', () => {
   });
 
   it('survives SIGKILL in the middle of a backup: the leftover is removed and reported', async () => {
-    const big = join(env.dir, 'big.img');
+    // Data the datastore has not seen: every chunk is compressed and written, so the backup is still
+    // busy when it is killed (chunks it already holds would only be hashed, done in a blink).
+    const big = writeImage(join(env.dir, 'kill.img'), 256 * MiB, [['r', 8]], 101);
     const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${big}`]);
     // Wait until the snapshot directory exists and chunks are being written, then kill.
     const before = new Set(readdirSync(join(store, 'vm/100')));
@@ -124,13 +126,16 @@ describe('bad input and faults', () => {
   });
 
   it('cleans up at once when a backup is stopped with SIGTERM', async () => {
-    const big = join(env.dir, 'big.img');
+    // Fresh data (see the SIGKILL test), and the signal goes out once the backup has said which
+    // snapshot it builds on: that note comes after the signal handlers are in place.
+    const big = writeImage(join(env.dir, 'term.img'), 256 * MiB, [['r', 8]], 202);
     const child = env.spawn(['backup', '--store', 'main', '--backup-type', 'vm', '--backup-id', '100', '--no-skip-unchanged', `disk.img:${big}`]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lock = join(store, '.locks/vm/100.lck');
-    for (let i = 0; i < 400 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 1000 && !stderr.includes('previous snapshot:'); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(stderr).toContain('previous snapshot:');
+    expect(existsSync(lock)).toBe(true);
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(143);
     expect(stderr).toMatch(/backup aborted by SIGTERM; nothing of vm\/100\/\S+ was kept/);
