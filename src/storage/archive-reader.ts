@@ -19,6 +19,8 @@ const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof Zs
 export interface ArchiveConsumer {
   writable(): Buffer;
   commit(n: number): void;
+  /** When it returns a promise, `writable()` must wait for it (its buffer is still being written out). */
+  ready?(): Promise<void> | undefined;
   /** Bytes taken so far. */
   readonly offset: number;
 }
@@ -51,9 +53,16 @@ function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Wait until the consumer's buffer is free, without a turn of the event loop when it is already. */
+async function whenReady(c: ArchiveConsumer): Promise<void> {
+  const wait = c.ready?.();
+  if (wait) await wait;
+}
+
 async function pumpPlain(fd: number, c: ArchiveConsumer, progress?: (bytes: number) => void): Promise<void> {
   let nextYield = YIELD_EVERY;
   for (;;) {
+    await whenReady(c);
     const target = c.writable();
     if (target.length === 0) return;
     const n = readSync(fd, target, 0, target.length, null);
@@ -77,6 +86,7 @@ async function pumpZstd(path: string, fd: number, c: ArchiveConsumer, progress?:
   let pending = 0;
   let nextYield = YIELD_EVERY;
   for (;;) {
+    await whenReady(c);
     const target = c.writable();
     if (target.length === 0) return;
     if (inPos === inLen && !eof) {
@@ -127,6 +137,7 @@ async function pumpExternal(path: string, compression: Exclude<Compressor, 'none
     for await (const piece of child.stdout!) {
       const data = piece as Buffer;
       for (let pos = 0; pos < data.length; ) {
+        await whenReady(c);
         const target = c.writable();
         if (target.length === 0) {
           stopped = true;

@@ -9,3 +9,4 @@ export * from './storage-content.js';
 export * from './archive-reader.js';
 export * from './nfs.js';
 export * from './backup-volume.js';
+export * from './write-at.js';

@@ -1,9 +1,10 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
 import { VmaParser, type VmaDeviceReport, type VmaExtent, type VmaHeader } from '../formats/vma/index.js';
 import { pumpArchive } from './archive-reader.js';
 import type { Compressor } from './compression.js';
+import { writeAt } from './write-at.js';
 
 export interface VmaReadResult {
   header: VmaHeader;
@@ -14,11 +15,22 @@ export interface VmaReadResult {
   extents: number;
 }
 
+/**
+ * Extents whose data a restore may still be writing while the next ones are decompressed. The
+ * writes (page cache, on a libuv thread) then run beside the decompression on the main thread;
+ * 3 rather than 2 so that a slow write does not stall the decompression at once.
+ */
+export const VMA_DATA_IN_FLIGHT = 3;
+
 export interface VmaReadHandler {
   header?(h: VmaHeader): void;
   extent?(e: VmaExtent): void;
-  /** Stored data as it arrives (see VmaParserHandler.data); cheaper than taking it from `extent`. */
-  data?(devId: number, byteOffset: number, bytes: Buffer): void;
+  /**
+   * Stored data as it arrives (see VmaParserHandler.data); cheaper than taking it from `extent`.
+   * It may return a promise (a write under way): `bytes` stays valid until it settles, and the
+   * archive is read on meanwhile (VMA_DATA_IN_FLIGHT extents at most).
+   */
+  data?(devId: number, byteOffset: number, bytes: Buffer): void | Promise<void>;
   /** Uncompressed bytes so far. */
   progress?(bytes: number): void;
 }
@@ -43,12 +55,15 @@ export async function readVmaFile(path: string, handler: VmaReadHandler = {}): P
     },
     extent: (e) => handler.extent?.(e),
     ...(handler.data ? { data: handler.data } : {}),
-  });
+  }, { inFlight: VMA_DATA_IN_FLIGHT });
   try {
     const compression = await pumpArchive(path, parser, handler.progress);
+    await parser.drain();
     const devices = parser.end();
     return { header: header!, compression, devices, bytes: parser.offset, extents: parser.extents };
   } catch (err) {
+    // Nothing of `data` may still run when the caller cleans up (closes its files) after this.
+    await parser.drain().catch(() => undefined);
     throw wrapError(path, err);
   }
 }
@@ -104,8 +119,7 @@ export async function extractVmaFile(path: string, dir: string, progress?: (byte
       data: (devId, at, data) => {
         const t = fds.get(devId)!;
         // The device's last block is zero-padded in the archive: stop at the device's end.
-        const n = Math.min(data.length, t.size - at);
-        for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
+        return writeAt(t.fd, data.subarray(0, Math.min(data.length, t.size - at)), at);
       },
       progress,
     });

@@ -5,11 +5,11 @@
  * zero blocks, and they stay holes.
  */
 import { basename, join } from 'node:path';
-import { closeSync, ftruncateSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { GuestvaultError } from '../errors.js';
 import { VMA_CLUSTER_SIZE, type VmaDevice } from '../formats/vma/index.js';
 import { parseVmConfig } from '../guests/index.js';
-import { activateStorage, checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo } from '../storage/index.js';
+import { activateStorage, checkComplete, convertRawImage, describeMissing, readVmaFile, readVmaHeader, volumeInfo, writeAt } from '../storage/index.js';
 import { formatSize, logSink, Progress } from '../tasks/index.js';
 import { openBackupStorage } from './backup-storage.js';
 import { checkAborted, moveIntoTarget, writtenInPlace, type ArchiveSource, type BackupDisk, type OpenedBackup, type RestoreContext } from './restore-source.js';
@@ -91,12 +91,11 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
             // The device's last block is zero-padded in the archive: stop at the device's end.
             const n = Math.min(data.length, t.size - at);
             last = { device: t.device, byte: at + n };
-            try {
-              for (let done = 0; done < n; ) done += writeSync(t.fd, data, done, n - done, at + done);
-            } catch (err) {
+            // Written on a libuv thread while the archive is decompressed on (readVmaFile waits for it).
+            return writeAt(t.fd, data.subarray(0, n), at).catch((err: unknown) => {
               const code = (err as NodeJS.ErrnoException).code;
               throw new GuestvaultError(code === 'ENOSPC' ? 'E_DISK_FULL' : 'E_TARGET_WRITE', `cannot write ${t.raw}: ${code === 'ENOSPC' ? 'no space left on the device' : (err as Error).message}`);
-            }
+            });
           },
           extent: (e) => {
             checkAborted(wctx.signal);

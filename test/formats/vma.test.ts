@@ -209,6 +209,59 @@ describe('VMA writer', () => {
     expect(h.writable().length).toBe(0);
   });
 
+  it('with data in flight: the buffers go round, none is reused before its data is done with, and a failing write is reported', async () => {
+    // 20 MiB: 6 extents, so three buffers go round twice.
+    const a = { id: 1, name: 'drive-scsi0', size: 20 * 1024 * 1024, data: disk(20 * 1024 * 1024) };
+    const { bytes } = await write([a], 'forward');
+    // Slow writes that take their data only when they finish: a buffer reused too early would
+    // have been overwritten with a later extent's data by then.
+    const run = async (inFlight: number, failAt?: number) => {
+      const got = Buffer.alloc(a.size + 4096);
+      let open = 0;
+      let most = 0;
+      let calls = 0;
+      const p = new VmaParser({
+        header: () => undefined,
+        extent: () => undefined,
+        data: (_devId, at, data) => {
+          const call = ++calls;
+          open++;
+          most = Math.max(most, open);
+          return new Promise<void>((resolve, reject) => setTimeout(() => {
+            open--;
+            if (call === failAt) return reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+            data.copy(got, at);
+            resolve();
+          }, 2));
+        },
+      }, { inFlight });
+      let pos = 0;
+      while (pos < bytes.length) {
+        const wait = p.ready();
+        if (wait) await wait;
+        const target = p.writable();
+        const n = bytes.copy(target, 0, pos, pos + Math.min(target.length, 100_000));
+        pos += n;
+        p.commit(n);
+      }
+      await p.drain();
+      expect(open).toBe(0);
+      expect(p.end().every((r) => r.firstMissing === undefined)).toBe(true);
+      return { got, most, calls };
+    };
+    for (const inFlight of [1, 3]) {
+      const { got, most } = await run(inFlight);
+      expect(got.subarray(0, a.size).equals(a.data), `inFlight ${inFlight}`).toBe(true);
+      // One extent's pieces at a time with one buffer; pieces of several extents with three.
+      if (inFlight === 3) expect(most).toBeGreaterThan((await run(1)).most);
+    }
+    // Calling writable() while the buffer is still in use is a programming error, said at once.
+    const q = new VmaParser({ header: () => undefined, extent: () => undefined, data: () => new Promise(() => undefined) }, { inFlight: 1 });
+    expect(() => q.feed(bytes)).toThrow(/await ready\(\) before writable\(\)/);
+    // A failing write: ready() or drain() rejects with its error; no unhandled rejection.
+    await expect(run(3, 4)).rejects.toThrow(/ENOSPC/);
+  });
+
   it('a failing sink (disk full) fails the next write or finish, and is never an unhandled rejection', async () => {
     let calls = 0;
     const w = new VmaWriter({ uuid, ctime: 1, configs: [conf], devices: [{ id: 1, name: 'drive-scsi0', size: 8 * 1024 * 1024 }] }, async () => {

@@ -29,9 +29,23 @@ export interface VmaParserHandler {
   extent(e: VmaExtent): void;
   /**
    * Optional: stored data as soon as it arrives, before its extent is complete — consecutive
-   * blocks of one device at once, possibly in several pieces. `bytes` is valid during the call only.
+   * blocks of one device at once, possibly in several pieces. `bytes` is valid during the call,
+   * or until the promise returned settles (see VmaParserOptions.inFlight).
    */
-  data?(devId: number, byteOffset: number, bytes: Buffer): void;
+  data?(devId: number, byteOffset: number, bytes: Buffer): void | Promise<void>;
+}
+
+export interface VmaParserOptions {
+  /** Stop after the header, ignoring everything fed after it (reading only the configs and devices). */
+  headerOnly?: boolean;
+  /**
+   * How many extents' data `data` may still be busy with (its promises not settled) while the
+   * next ones are read: the parser then reads into that many buffers in turn, hands the data
+   * over in whatever pieces arrive, and `ready()` says when the next buffer is free again. So a
+   * restore's writes run beside the decompression instead of after it. Default 1: `data` is
+   * done when it returns (a promise it returns is still waited for before the buffer is reused).
+   */
+  inFlight?: number;
 }
 
 /** Stored blocks that are consecutive on one device: where they go, and where they are in the extent's data. */
@@ -67,7 +81,15 @@ function formatError(message: string): GuestvaultError {
  * extent (with the offset).
  */
 export class VmaParser {
-  private readonly buf = Buffer.allocUnsafe(VMA_MAX_EXTENT_SIZE);
+  /** The buffers extents are read into, in turn (more than one only with `inFlight`). */
+  private readonly bufs: Buffer[] = [Buffer.allocUnsafe(VMA_MAX_EXTENT_SIZE)];
+  private cur = 0;
+  private buf = this.bufs[0]!;
+  /** Per buffer: what `data` is still doing with the data handed over from it. */
+  private busy: Array<Array<Promise<void>>>;
+  /** What must settle before the current buffer is written to (its previous extent's data). */
+  private waitFor: Array<Promise<void>> = [];
+  private failure: { err: unknown } | undefined;
   private filled = 0;
   /** Bytes the current piece (header, extent header, extent data) needs. */
   private want = 64;
@@ -86,13 +108,15 @@ export class VmaParser {
   offset = 0;
   extents = 0;
 
-  /** `headerOnly`: stop after the header, ignoring everything fed after it (reading only the configs and devices). */
-  constructor(private readonly handler: VmaParserHandler, private readonly opts: { headerOnly?: boolean } = {}) {}
+  constructor(private readonly handler: VmaParserHandler, private readonly opts: VmaParserOptions = {}) {
+    this.busy = Array.from({ length: Math.max(1, Math.floor(opts.inFlight ?? 1)) }, () => []);
+  }
 
   get header(): VmaHeader | undefined {
     return this.head;
   }
 
+  /** Synchronous: for a `data` that is done when it returns (else use writable/commit with ready). */
   feed(data: Buffer): void {
     let pos = 0;
     while (pos < data.length && this.stage !== 'stopped') {
@@ -110,8 +134,34 @@ export class VmaParser {
    */
   writable(): Buffer {
     if (this.stage === 'stopped') return this.buf.subarray(0, 0);
-    if (this.stage === 'extent-data' && this.handler.data) return this.buf.subarray(this.filled, Math.min(this.want, this.filled + VMA_DATA_PIECE));
+    if (this.waitFor.length > 0) throw new Error('VmaParser: the buffer is still in use by data(); await ready() before writable()');
+    if (this.stage === 'extent-data' && this.handler.data && this.busy.length === 1) {
+      return this.buf.subarray(this.filled, Math.min(this.want, this.filled + VMA_DATA_PIECE));
+    }
     return (this.stage === 'head' ? this.headBuf! : this.buf).subarray(this.filled, this.want);
+  }
+
+  /**
+   * Undefined when `writable()` may be called now; otherwise a promise that resolves once the
+   * buffer it returns is no longer in use by `data`. Rejects with the first error of `data`.
+   */
+  ready(): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure.err);
+    if (this.waitFor.length === 0) return undefined;
+    const pending = this.waitFor;
+    this.waitFor = [];
+    return Promise.all(pending).then(() => {
+      if (this.failure) throw this.failure.err;
+    });
+  }
+
+  /** Waits until `data` is done with everything handed to it; throws its first error. */
+  async drain(): Promise<void> {
+    const pending = [...this.waitFor, ...this.busy.flat()];
+    this.waitFor = [];
+    this.busy = this.busy.map(() => []);
+    await Promise.all(pending);
+    if (this.failure) throw this.failure.err;
   }
 
   /** `n` bytes were written into `writable()`. */
@@ -129,7 +179,13 @@ export class VmaParser {
       const start = Math.max(r.from, this.delivered);
       const end = Math.min(r.from + r.len, upTo);
       if (end > start) {
-        this.handler.data!(r.devId, r.byteOffset + (start - r.from), this.buf.subarray(VMA_EXTENT_HEADER_SIZE + start, VMA_EXTENT_HEADER_SIZE + end));
+        const busy = this.handler.data!(r.devId, r.byteOffset + (start - r.from), this.buf.subarray(VMA_EXTENT_HEADER_SIZE + start, VMA_EXTENT_HEADER_SIZE + end));
+        // Kept with its buffer, and never an unhandled rejection: ready() and drain() report it.
+        if (busy) {
+          this.busy[this.cur]!.push(busy.catch((err: unknown) => {
+            this.failure ??= { err };
+          }));
+        }
         this.delivered = end;
       }
       if (end < r.from + r.len) return;
@@ -200,6 +256,13 @@ export class VmaParser {
   }
 
   private nextExtent(): void {
+    // With several buffers, the next extent goes into the next one; the data handed over from
+    // it earlier must be done first (ready()).
+    this.cur = (this.cur + 1) % this.busy.length;
+    this.bufs[this.cur] ??= Buffer.allocUnsafe(VMA_MAX_EXTENT_SIZE);
+    this.buf = this.bufs[this.cur]!;
+    this.waitFor = this.busy[this.cur]!;
+    this.busy[this.cur] = [];
     this.stage = 'extent-header';
     this.filled = 0;
     this.want = VMA_EXTENT_HEADER_SIZE;
