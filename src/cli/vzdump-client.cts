@@ -1,9 +1,10 @@
 /**
- * `guestvault vzdump …` (and `vzdump …`) as it starts. When a daemon runs, the command line is
- * handed to it over its local socket (src/server/cli-socket.ts): the daemon parses and runs it
- * as one of its tasks, and this process only shows the task log and the result. Otherwise, or
- * when the daemon declines (help, a usage error, what only this process has), the command runs
- * here (vzdump-main.ts).
+ * `guestvault vzdump …` and `guestvault qmrestore …` (and `vzdump …`, `qmrestore …`) as they
+ * start. When a daemon runs, the command line is handed to it over its local socket
+ * (src/server/cli-socket.ts): the daemon parses and runs it as one of its tasks, and this
+ * process only shows the task log and the result. Otherwise, or when the daemon declines (help,
+ * a usage error, what only this process has), the command runs here (vzdump-main.ts, or the
+ * whole program for qmrestore).
  *
  * Why CommonJS and on its own (only Node's modules, none of ours): a small incremental backup
  * takes about half a second, and Node's ES module loader with the half-dozen small files this
@@ -24,9 +25,17 @@ interface HandoffResult {
   log: string;
 }
 
+/** What the daemon's qmrestore task ended with: the output is made there (HandedOverRestoreResult). */
+interface RestoreHandoffResult {
+  stdout: string;
+}
+
+/** The commands a daemon can take over. */
+type HandOffCommand = 'vzdump' | 'qmrestore';
+
 type Reply =
   | { kind: 'declined' }
-  | { kind: 'result'; result: HandoffResult; format: string }
+  | { kind: 'result'; result: unknown; format: string }
   | { kind: 'error'; code: string; message: string };
 
 /** Where the daemon listens for the CLI (as home.ts resolves GUESTVAULT_HOME). */
@@ -40,8 +49,9 @@ export function vzdumpFailureMessage(r: { status: string; log: string }): string
 }
 
 export async function main(argv: string[]): Promise<void> {
-  if (daemonAvailable() && (await handedOver(argv.slice(3)))) return;
-  const { main: runHere } = await import('./vzdump-main.js');
+  const op: HandOffCommand = argv[2] === 'qmrestore' ? 'qmrestore' : 'vzdump';
+  if (daemonAvailable() && (await handedOver(op, argv.slice(3)))) return;
+  const { main: runHere } = op === 'vzdump' ? await import('./vzdump-main.js') : await import('./main.js');
   await runHere(argv);
 }
 
@@ -55,19 +65,19 @@ function daemonAvailable(): boolean {
 }
 
 /** Run the command line in the daemon; false when it declined (or none listens). */
-async function handedOver(args: string[]): Promise<boolean> {
+async function handedOver(op: HandOffCommand, args: string[]): Promise<boolean> {
   const socket = createConnection(cliSocketPath());
   let connected = false;
   const send = (msg: unknown) => {
     if (connected && !socket.destroyed) socket.write(`${JSON.stringify(msg)}\n`);
   };
-  // The first SIGINT/SIGTERM aborts the run (the daemon cleans up: thaw, resume, teardown); a
-  // second one exits at once.
-  let aborted = false;
+  // The first SIGINT/SIGTERM aborts the run (the daemon cleans up: thaw, resume, teardown; or
+  // removes what the restore created); a second one exits at once.
+  let aborted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-    aborted = true;
-    send({ op: 'abort', reason: `received ${sig}: aborting the backup and cleaning up` });
+    aborted = sig;
+    send({ op: 'abort', reason: `received ${sig}: aborting the ${op === 'vzdump' ? 'backup' : 'restore'} and cleaning up` });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -77,14 +87,14 @@ async function handedOver(args: string[]): Promise<boolean> {
     socket.on('connect', () => {
       connected = true;
       // The daemon checks the node and resolves relative paths against this directory.
-      send({ op: 'vzdump', args, cwd: process.cwd(), node: process.env.GUESTVAULT_NODE || hostname().split('.')[0] || 'localhost' });
+      send({ op, args, cwd: process.cwd(), node: process.env.GUESTVAULT_NODE || hostname().split('.')[0] || 'localhost' });
     });
     socket.on('data', (text: string) => {
       buffered += text;
       for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        let msg: { log?: string; result?: HandoffResult; format?: string; error?: { code: string; message: string }; declined?: string };
+        let msg: { log?: string; result?: unknown; format?: string; error?: { code: string; message: string }; declined?: string };
         try {
           msg = JSON.parse(line);
         } catch {
@@ -99,7 +109,7 @@ async function handedOver(args: string[]): Promise<boolean> {
     });
     // Not connected: no daemon listens (a stale socket file); the CLI runs the backup itself.
     socket.on('error', (err) => settle(connected ? { kind: 'error', code: 'E_DAEMON_LOST', message: `lost the connection to the daemon: ${err.message}` } : { kind: 'declined' }));
-    socket.on('close', () => settle({ kind: 'error', code: 'E_DAEMON_LOST', message: 'the daemon closed the connection before the backup ended (see `guestvault` task logs)' }));
+    socket.on('close', () => settle({ kind: 'error', code: 'E_DAEMON_LOST', message: `the daemon closed the connection before the ${op === 'vzdump' ? 'backup' : 'restore'} ended (see \`guestvault\` task logs)` }));
   });
   socket.destroy();
   process.off('SIGINT', onSignal);
@@ -107,9 +117,15 @@ async function handedOver(args: string[]): Promise<boolean> {
   if (reply.kind === 'declined') return false;
   if (reply.kind === 'error') {
     failWith(reply.code, reply.message);
+    // A restore stopped by a signal ends as the command does in its own process: 130 or 143.
+    if (op === 'qmrestore' && aborted) process.exit(aborted === 'SIGINT' ? 130 : 143);
     return true;
   }
-  const r = reply.result;
+  if (op === 'qmrestore') {
+    process.stdout.write((reply.result as RestoreHandoffResult).stdout);
+    return true;
+  }
+  const r = reply.result as HandoffResult;
   // As the command prints its result: nothing for text (the log said it all), else JSON.
   const data = { upid: r.upid, status: r.status, snapshots: r.snapshots, log: r.log };
   if (reply.format === 'json') process.stdout.write(`${JSON.stringify(data)}\n`);

@@ -1,49 +1,65 @@
 /**
- * The daemon's local socket for the CLI: `guestvault vzdump` hands its request to a running
- * daemon, which runs it as one of its tasks and streams the task log back line by line. Why:
- * the daemon's modules are loaded and its memory is warm, so a small incremental backup does
- * not pay a process start-up (~0.3 s of a 0.8 s backup here); and every backup of the node is
+ * The daemon's local socket for the CLI: `guestvault vzdump` and `guestvault qmrestore` hand
+ * their request to a running daemon, which runs it as one of its tasks and streams the task log
+ * back line by line. Why: the daemon's modules are loaded and its memory is warm, so a small
+ * incremental backup does not pay a process start-up (~0.3 s of a 0.8 s backup here), nor a
+ * restore the ~0.15 s of loading the CLI's modules; and every backup and restore of the node is
  * a task of the daemon that the GUI can follow and stop. Ctrl-C in the CLI aborts the task
  * (its clean-up is the same as for SIGTERM), and so does a CLI that goes away.
  *
  * Who may connect: the socket is created mode 0600 in the daemon's run directory, so only the
  * daemon's user (root) can; a connection acts as that user, as a shell of root would.
- * Protocol: JSON lines. The client sends {op:"vzdump", args, cwd, node} (its command line after
- * `vzdump`), later maybe {op:"abort", reason}; the daemon answers {log} lines, then {result,
- * format} or {error:{code,message}}, or {declined} before anything ran (the CLI then runs the
- * command itself). The daemon parses the command line with the command's own grammar, which
- * its caller passes in (the CLI's part), so that the client loads no parser.
+ * Protocol: JSON lines. The client sends {op:"vzdump"|"qmrestore", args, cwd, node} (its
+ * command line after the command's name), later maybe {op:"abort", reason}; the daemon answers
+ * {log} lines, then {result, format} or {error:{code,message}}, or {declined} before anything
+ * ran (the CLI then runs the command itself). The daemon parses the command line with the
+ * command's own grammar, which its caller passes in (the CLI's part), so that the client loads
+ * no parser.
  */
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { GuestvaultError } from '../errors.js';
 import { processAuthId } from '../process-user.js';
 import { JsonLineParser } from '../guests/qemu/json-lines.js';
-import { vzdumpTask } from '../vzdump/vzdump-task.js';
-import type { VzdumpRequest } from '../vzdump/vzdump-defaults.js';
+import type { TaskLog } from '../tasks/index.js';
 import type { TaskRunner } from './task-runner.js';
 
 export interface CliSocketMessage {
-  op: 'vzdump' | 'abort';
+  op: string;
   args?: string[];
   cwd?: string;
   node?: string;
   reason?: string;
 }
 
-/** A command line parsed: what to run, whether the client shows the log, its output format. */
-export interface ParsedCommandLine {
-  request: VzdumpRequest;
-  echo: boolean;
-  format: string;
+/** What a handed-over command gets to run as a task of the daemon. */
+export interface HandOffContext {
+  user: string;
+  node: string;
+  signal: AbortSignal;
+  /** The task log's lines for the client (only when it shows them). */
+  echo?: (line: string) => void;
+  /** Called once the task exists, before it runs. */
+  onTask: (task: TaskLog) => void;
 }
 
-/** The vzdump command's parser; {declined} for anything the client should run itself. */
+/** A command line parsed: whether the client shows the log, its output format, and the run. */
+export interface ParsedCommandLine {
+  echo: boolean;
+  format: string;
+  /** Runs it as a task; resolves with the result the client prints. */
+  run(ctx: HandOffContext): Promise<unknown>;
+}
+
+/** A command's parser; {declined} for anything the client should run itself. */
 export type CommandLineParser = (args: string[], cwd: string, node: string) => ParsedCommandLine | { declined: string };
 
-export function listenCliSocket(path: string, runner: TaskRunner, node: string, parse: CommandLineParser, log: (line: string) => void): Promise<net.Server> {
+/** The commands the socket takes, by the `op` the client sends (the command's name). */
+export type HandOffCommands = Readonly<Record<string, CommandLineParser>>;
+
+export function listenCliSocket(path: string, runner: TaskRunner, node: string, commands: HandOffCommands, log: (line: string) => void): Promise<net.Server> {
   rmSync(path, { force: true });
-  const server = net.createServer((socket) => serve(socket, runner, node, parse, log));
+  const server = net.createServer((socket) => serve(socket, runner, node, commands, log));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -54,7 +70,7 @@ export function listenCliSocket(path: string, runner: TaskRunner, node: string, 
   });
 }
 
-function serve(socket: net.Socket, runner: TaskRunner, node: string, parse: CommandLineParser, log: (line: string) => void): void {
+function serve(socket: net.Socket, runner: TaskRunner, node: string, commands: HandOffCommands, log: (line: string) => void): void {
   let started = false;
   let ended = false;
   const abort = new AbortController();
@@ -66,7 +82,7 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, parse: Comm
   // A CLI that goes away (killed, or its terminal closed) stops its backup, as it would locally.
   socket.on('close', () => {
     if (started && !ended && !abort.signal.aborted) {
-      taskLog?.('the command line client went away: aborting the backup and cleaning up');
+      taskLog?.('the command line client went away: aborting and cleaning up');
       abort.abort();
     }
   });
@@ -82,9 +98,10 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, parse: Comm
           taskLog?.(msg.reason ?? 'aborted by the command line client: cleaning up');
           abort.abort();
         }
-      } else if (msg.op === 'vzdump' && !started) {
+      } else if (!started && typeof msg.op === 'string' && Object.hasOwn(commands, msg.op)) {
         started = true;
-        const parsed = parseMessage(msg, node, parse);
+        const op = msg.op;
+        const parsed = parseMessage(msg, node, commands[op]!);
         if ('declined' in parsed) {
           send({ declined: parsed.declined });
           socket.end();
@@ -93,13 +110,13 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, parse: Comm
         let done!: () => void;
         const finished = new Promise<void>((r) => (done = r));
         const owner = processAuthId();
-        vzdumpTask(parsed.request, {
+        parsed.run({
           user: owner, node, signal: abort.signal,
           echo: parsed.echo ? (l) => send({ log: l }) : undefined,
           onTask: (task) => {
             taskLog = (l) => task.log(l);
             runner.adopt(task.upid, abort, finished);
-            log(`vzdump task ${task.upid} for the command line`);
+            log(`${op} task ${task.upid} for the command line`);
           },
         }).then(
           (result) => send({ result, format: parsed.format }),

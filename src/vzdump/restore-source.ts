@@ -38,12 +38,12 @@ function isFile(path: string): boolean {
   }
 }
 
-function archiveSource(file: string, spec: string, storage?: string): ArchiveSource {
+function archiveSource(file: string, spec: string, storage?: string, cwd = process.cwd()): ArchiveSource {
   const info = parseArchiveName(file);
   if (info && info.type !== 'qemu') {
     throw new GuestvaultError('E_USAGE', `'${spec}' is a container archive (vzdump-${info.type}): qmrestore restores VM archives (vzdump-qemu-…)`);
   }
-  return storage === undefined ? { kind: 'archive', file: resolve(file) } : { kind: 'archive', file, storage };
+  return storage === undefined ? { kind: 'archive', file: resolve(cwd, file) } : { kind: 'archive', file, storage };
 }
 
 function snapshotSource(storage: string, path: string, spec: string): SnapshotSource {
@@ -57,18 +57,19 @@ function snapshotSource(storage: string, path: string, spec: string): SnapshotSo
 /**
  * As Proxmox's qmrestore takes them: `STORAGE:backup/vm/<id>/<time>` (a PBS volid),
  * `STORAGE:backup/vzdump-qemu-….vma.zst` (an archive on a dir storage), a path to an archive
- * file, or `vm/<id>/<time>` on `defaultStorage`.
+ * file, or `vm/<id>/<time>` on `defaultStorage`. Relative paths are taken from `cwd` (the
+ * command line's, also when the daemon parses it).
  */
-export function parseRestoreSource(spec: string, defaultStorage: string = DEFAULT_DATASTORE_STORAGE): RestoreSource {
+export function parseRestoreSource(spec: string, defaultStorage: string = DEFAULT_DATASTORE_STORAGE, cwd = process.cwd()): RestoreSource {
   const volid = VOLID.exec(spec);
   if (volid) {
     const [, storage, path] = volid as unknown as [string, string, string];
     if (SNAPSHOT_PATH.test(path)) return snapshotSource(storage, path, spec);
     if (!path.includes('/')) return archiveSource(path, spec, storage);
-  } else if (SNAPSHOT_PATH.test(spec) && !isFile(spec)) {
+  } else if (SNAPSHOT_PATH.test(spec) && !isFile(resolve(cwd, spec))) {
     return snapshotSource(defaultStorage, spec, spec);
-  } else if (isFile(spec) || parseArchiveName(spec) || /\.vma(\.(zst|gz|lzo))?$/.test(spec)) {
-    return archiveSource(spec, spec);
+  } else if (isFile(resolve(cwd, spec)) || parseArchiveName(spec) || /\.vma(\.(zst|gz|lzo))?$/.test(spec)) {
+    return archiveSource(spec, spec, undefined, cwd);
   }
   throw new GuestvaultError(
     'E_USAGE',

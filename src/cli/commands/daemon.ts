@@ -13,6 +13,7 @@ import { TaskRunner } from '../../server/task-runner.js';
 import { ChunkPool, setSharedChunkPool, streamThreads } from '../../datastore/index.js';
 import { cliSocketPath } from '../vzdump-client.cjs';
 import { parseHandedOver } from './vzdump.js';
+import { parseHandedOverRestore } from './qmrestore.js';
 
 /** The built GUI: dist/web beside dist/cli (see web/vite.config.ts). */
 const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
@@ -45,11 +46,11 @@ export function daemonCommand(): Command {
       // backup whose own work took ~150 ms on two cores.
       const pool = new ChunkPool(streamThreads());
       setSharedChunkPool(pool);
-      // `guestvault vzdump` in a shell hands its backup to this daemon over a root-only socket
+      // `guestvault vzdump` and `qmrestore` in a shell hand their run to this daemon over a root-only socket
       // (listening before the API says it is up, so a test can rely on either).
       const { listenCliSocket } = await import('../../server/cli-socket.js');
       const socketPath = cliSocketPath();
-      const cliSocket = await listenCliSocket(socketPath, runner, localNodeName(), parseHandedOver, stamp);
+      const cliSocket = await listenCliSocket(socketPath, runner, localNodeName(), { vzdump: parseHandedOver, qmrestore: parseHandedOverRestore }, stamp);
       if (o.api) {
         const node = localNodeName();
         const { cert, key } = ensureCertificate(node);

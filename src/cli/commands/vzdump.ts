@@ -10,6 +10,7 @@ import type { BackupMode } from '../../vzdump/vm-backup.js';
 import type { VzdumpRequest } from '../../vzdump/vzdump-defaults.js';
 import type { VzdumpTaskResult } from '../../vzdump/vzdump-task.js';
 import { vzdumpFailureMessage } from '../vzdump-client.cjs';
+import type { ParsedCommandLine } from '../../server/cli-socket.js';
 import { printResult, withOutput, type OutputFormat } from '../output.js';
 
 interface VzdumpCli {
@@ -166,13 +167,6 @@ export function vzdumpCommand(): Command {
     });
 }
 
-/** A command line handed over to the daemon (see src/cli/vzdump-client.cts), parsed there. */
-export interface HandedOverVzdump {
-  request: VzdumpRequest;
-  /** Whether the client shows the task log (not with --quiet or JSON output). */
-  echo: boolean;
-  format: OutputFormat;
-}
 
 /**
  * The daemon's parse of a command line handed over by `guestvault vzdump`. Whatever is not a
@@ -180,7 +174,7 @@ export interface HandedOverVzdump {
  * help, every usage error (so that its message and exit code are the command's own), --node of
  * another node, and what only the client has (handOffBlocker).
  */
-export function parseHandedOver(args: string[], cwd: string, node: string): HandedOverVzdump | { declined: string } {
+export function parseHandedOver(args: string[], cwd: string, node: string): ParsedCommandLine | { declined: string } {
   const cmd = vzdumpOptions().exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
   let o: VzdumpCli;
   let request: VzdumpRequest | undefined;
@@ -194,5 +188,7 @@ export function parseHandedOver(args: string[], cwd: string, node: string): Hand
   if (!request) return { declined: `--node ${o.node} is not this node` };
   const blocker = handOffBlocker(o);
   if (blocker) return { declined: `${blocker} stays with the command line` };
-  return { request: Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)) as VzdumpRequest, echo: !o.quiet && o.outputFormat === 'text', format: o.outputFormat };
+  const handed = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)) as VzdumpRequest;
+  // The client shows the task log unless --quiet or JSON output.
+  return { echo: !o.quiet && o.outputFormat === 'text', format: o.outputFormat, run: async (ctx) => (await import('../../vzdump/vzdump-task.js')).vzdumpTask(handed, ctx) };
 }
