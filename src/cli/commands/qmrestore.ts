@@ -4,7 +4,7 @@ import type { CryptConfig } from '../../formats/index.js';
 import { GuestvaultError } from '../../errors.js';
 import { DEFAULT_DATASTORE_STORAGE, DEFAULT_DIR_STORAGE, type VolumeFormat } from '../../storage/index.js';
 import { TaskLog } from '../../tasks/index.js';
-import { parseRestoreSource, restoreVm, type RestoreSource, type VmRestoreResult } from '../../vzdump/index.js';
+import { parseRestoreSource, restoreVm, type VmRestoreOptions, type VmRestoreResult } from '../../vzdump/index.js';
 import type { ParsedCommandLine } from '../../server/cli-socket.js';
 import { currentAuthId } from '../context.js';
 import { loadKeyFile } from '../keys.js';
@@ -23,14 +23,7 @@ interface QmrestoreCli {
 }
 
 /** One qmrestore, as the command line gives it (paths already absolute). */
-interface QmrestoreRequest {
-  source: RestoreSource;
-  vmid: string;
-  storage?: string;
-  force?: boolean;
-  disk?: string;
-  format?: VolumeFormat;
-}
+type QmrestoreRequest = Pick<VmRestoreOptions, 'source' | 'vmid' | 'storage' | 'force' | 'disk' | 'format'>;
 
 interface QmrestoreTaskResult extends VmRestoreResult {
   upid: string;
