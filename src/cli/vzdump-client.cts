@@ -75,7 +75,8 @@ async function handedOver(op: HandOffCommand, args: string[]): Promise<boolean> 
   // removes what the restore created); a second one exits at once.
   let aborted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    // Before the connection is up nothing was asked of the daemon: stop here.
+    if (aborted || !connected) process.exit(sig === 'SIGINT' ? 130 : 143);
     aborted = sig;
     send({ op: 'abort', reason: `received ${sig}: aborting the ${op === 'vzdump' ? 'backup' : 'restore'} and cleaning up` });
   };
@@ -103,6 +104,8 @@ async function handedOver(op: HandOffCommand, args: string[]): Promise<boolean> 
         }
         if (msg.log !== undefined) process.stderr.write(`${msg.log}\n`);
         else if (msg.result) settle({ kind: 'result', result: msg.result, format: msg.format ?? 'text' });
+        // A daemon older than this client refuses an op it does not know: run the command here.
+        else if (msg.error && /^daemon socket: unexpected message /.test(msg.error.message)) settle({ kind: 'declined' });
         else if (msg.error) settle({ kind: 'error', code: msg.error.code, message: msg.error.message });
         else if (msg.declined !== undefined) settle({ kind: 'declined' });
       }
@@ -137,6 +140,12 @@ async function handedOver(op: HandOffCommand, args: string[]): Promise<boolean> 
 
 /** The error line and exit code of report-error.ts (GUESTVAULT_OUTPUT_JSON never gets here). */
 function failWith(code: string, message: string): void {
+  if (code === 'E_INTERNAL') {
+    // Not one of our errors (the daemon sends its stack): as report-error.ts says it.
+    process.stderr.write(`internal error: ${message}\n`);
+    process.exitCode = 70;
+    return;
+  }
   process.stderr.write(`error: ${message} [${code}]\n`);
   process.exitCode = code === 'E_USAGE' ? 2 : 1;
 }

@@ -126,6 +126,10 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, commands: H
           done();
           socket.end();
         });
+      } else if (!started && typeof msg.op === 'string' && msg.op !== 'abort') {
+        // A command this daemon does not take (a client newer than it): the client runs it itself.
+        send({ declined: `this daemon does not run ${msg.op}` });
+        socket.end();
       } else {
         send({ error: { code: 'E_USAGE', message: `daemon socket: unexpected message ${JSON.stringify(msg.op)}` } });
       }

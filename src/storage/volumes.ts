@@ -3,7 +3,7 @@
  * `<path>/images/<vmid>/vm-<vmid>-disk-<n>.<fmt>` (the short form `<storage>:vm-<vmid>-disk-<n>.<fmt>`
  * is accepted too). Volumes are created and inspected with qemu-img.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuestvaultError } from '../errors.js';
@@ -52,15 +52,19 @@ export function imageStorage(id: string): StorageConfig {
 
 function qemuImg(args: string[], what: string): string {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
-  if (r.error) {
-    throw new GuestvaultError('E_QEMU_MISSING', `cannot run qemu-img to ${what}: ${r.error.message} (install the Debian package qemu-utils)`);
-  }
-  if (r.status !== 0) {
-    const msg = r.stderr.trim().replace(/^qemu-img: /, '');
-    if (/No space left/.test(msg)) throw new GuestvaultError('E_DISK_FULL', `cannot ${what}: no space left on the storage (${msg})`);
-    throw new GuestvaultError('E_VOLUME', `cannot ${what}: ${msg}`);
-  }
+  if (r.error) throw qemuImgMissing(what, r.error);
+  if (r.status !== 0) throw qemuImgFailed(what, r.stderr);
   return r.stdout;
+}
+
+function qemuImgMissing(what: string, err: Error): GuestvaultError {
+  return new GuestvaultError('E_QEMU_MISSING', `cannot run qemu-img to ${what}: ${err.message} (install the Debian package qemu-utils)`);
+}
+
+function qemuImgFailed(what: string, stderr: string): GuestvaultError {
+  const msg = stderr.trim().replace(/^qemu-img: /, '');
+  if (/No space left/.test(msg)) return new GuestvaultError('E_DISK_FULL', `cannot ${what}: no space left on the storage (${msg})`);
+  return new GuestvaultError('E_VOLUME', `cannot ${what}: ${msg}`);
 }
 
 /** Next free `vm-<vmid>-disk-<n>` name on a storage. */
@@ -135,8 +139,18 @@ export function freeVolume(volid: string): void {
  * Write a raw image into a file of `format` (qemu-img convert): runs of zeros of 4 KiB or more
  * stay holes (raw) or unallocated clusters (qcow2). `target` is created or replaced.
  */
-export function convertRawImage(source: string, target: string, format: VolumeFormat): void {
-  qemuImg(['convert', '-q', '-f', 'raw', '-O', format, '-S', '4k', ...formatOptions(format), source, target], `convert ${source} to ${format}`);
+export function convertRawImage(source: string, target: string, format: VolumeFormat, signal?: AbortSignal): Promise<void> {
+  // Not spawnSync: a restore may run inside the daemon, whose other tasks (and the abort of
+  // this one) must go on during a conversion of many GiB.
+  const what = `convert ${source} to ${format}`;
+  return new Promise((resolve, reject) => {
+    execFile('qemu-img', ['convert', '-q', '-f', 'raw', '-O', format, '-S', '4k', ...formatOptions(format), source, target], { signal, maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      if (signal?.aborted) return reject(new GuestvaultError('E_ABORTED', 'restore aborted by a signal'));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(qemuImgMissing(what, err));
+      reject(qemuImgFailed(what, stderr));
+    });
+  });
 }
 
 /**

@@ -43,7 +43,7 @@ async function writeDiskImage(pool: ChunkPool, reader: SnapshotReader, storePath
     if (t.format !== 'raw') {
       checkAborted(ctx.signal);
       ctx.log(`${t.key}: converting to ${t.format}`);
-      convertRawImage(rawTarget, converted, t.format);
+      await convertRawImage(rawTarget, converted, t.format, ctx.signal);
       moveIntoTarget(converted, t);
     }
   } catch (err) {

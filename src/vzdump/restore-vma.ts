@@ -120,7 +120,7 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
             if (!writtenInPlace(t)) renameSync(raw, t.path);
           } else {
             wctx.log(`${t.key}: converting to ${t.format}`);
-            convertRawImage(raw, `${t.path}.restore-tmp`, t.format);
+            await convertRawImage(raw, `${t.path}.restore-tmp`, t.format, wctx.signal);
             moveIntoTarget(`${t.path}.restore-tmp`, t);
           }
         }

@@ -4,7 +4,8 @@
  * codes are those of the command run in its own process. No QEMU needed: the archive is written
  * here with the VMA writer, and the restore of a raw volume uses no QEMU tool.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ function gv(args: string[], extra: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dump, env: env.env(extra), encoding: 'utf8' });
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
+
+const socketPath = () => join(env.home, 'run', 'guestvault.sock');
 
 /** The pid in a UPID (UPID:node:PID:…, hexadecimal). */
 const pidOf = (upid: string) => parseInt(upid.split(':')[2]!, 16);
@@ -51,9 +54,8 @@ beforeAll(async () => {
   expect(env.run(['init']).code).toBe(0);
   await writeArchive();
   daemon = env.spawn(['daemon', '--no-api']);
-  const socket = join(env.home, 'run', 'guestvault.sock');
-  for (let i = 0; i < 300 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(existsSync(socket)).toBe(true);
+  for (let i = 0; i < 300 && !existsSync(socketPath()); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(existsSync(socketPath())).toBe(true);
 }, 60_000);
 
 afterAll(async () => {
@@ -103,7 +105,19 @@ describe('qmrestore handed to the daemon', () => {
     expect(existsSync(join(env.home, 'guests', '302.conf'))).toBe(false);
   });
 
-  it('without a daemon the command runs in its own process', async () => {
+  it('the daemon declines a command it does not take, so that a newer client runs it itself', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = createConnection(socketPath());
+      let text = '';
+      s.on('connect', () => s.write(`${JSON.stringify({ op: 'frobnicate', args: [], cwd: '/', node: 'x' })}\n`));
+      s.on('data', (d) => (text += d.toString()));
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(JSON.parse(reply)).toEqual({ declined: 'this daemon does not run frobnicate' });
+  });
+
+  it('without a daemon, or with one too old to take qmrestore, the command runs in its own process', async () => {
     const exited = new Promise((r) => daemon!.once('exit', r));
     daemon!.kill('SIGTERM');
     await exited;
@@ -111,5 +125,20 @@ describe('qmrestore handed to the daemon', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(pidOf((JSON.parse(r.stdout) as { upid: string }).upid)).not.toBe(daemon!.pid);
     expect(readFileSync(join(env.home, 'images', '303', 'vm-303-disk-0.raw')).equals(disk)).toBe(true);
+    // A daemon of an earlier version answers an op it does not know with a usage error.
+    const old = createServer((c) => c.once('data', () => c.end(`${JSON.stringify({ error: { code: 'E_USAGE', message: 'daemon socket: unexpected message "qmrestore"' } })}\n`)));
+    await new Promise<void>((resolve) => old.listen(socketPath(), resolve));
+    try {
+      const o = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'qmrestore', ARCHIVE, '304', '--format', 'raw'], { cwd: dump, env: env.env() });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(o.code, o.stderr).toBe(0);
+      expect(readFileSync(join(env.home, 'images', '304', 'vm-304-disk-0.raw')).equals(disk)).toBe(true);
+    } finally {
+      await new Promise((r) => old.close(r));
+    }
   });
 });

@@ -60,6 +60,9 @@ interface BlockRun {
 /** While data is handed over as it arrives, it is read in pieces this large: still in the CPU cache when handed over. */
 export const VMA_DATA_PIECE = 256 * 1024;
 
+/** With data in flight (VmaParserOptions.inFlight), data is handed over at least this much at a time. */
+export const VMA_DATA_BATCH = 1024 * 1024;
+
 export interface VmaDeviceReport {
   device: VmaDevice;
   clusters: number;
@@ -168,8 +171,17 @@ export class VmaParser {
   commit(n: number): void {
     this.filled += n;
     this.offset += n;
-    if (this.stage === 'extent-data' && this.handler.data) this.deliver(this.filled - VMA_EXTENT_HEADER_SIZE);
+    if (this.stage === 'extent-data' && this.handler.data && this.deliverNow()) this.deliver(this.filled - VMA_EXTENT_HEADER_SIZE);
     if (this.filled === this.want) this.step();
+  }
+
+  /**
+   * Whether to hand over what has arrived: at once with one buffer (it is still in the CPU's
+   * cache); with data in flight, at least VMA_DATA_BATCH at a time or the extent's end, so that a
+   * reader that delivers small pieces (a pipe's 64 KiB) does not start a write for each.
+   */
+  private deliverNow(): boolean {
+    return this.busy.length === 1 || this.filled === this.want || this.filled - VMA_EXTENT_HEADER_SIZE - this.delivered >= VMA_DATA_BATCH;
   }
 
   /** Hand the runs' data that has arrived (up to `upTo` bytes of the extent's data) to `handler.data`. */
