@@ -103,7 +103,7 @@ export async function openVmaBackup(source: ArchiveSource, vmid: string, ctx: Re
           },
         }).catch((err: unknown) => {
           if (!(err instanceof GuestvaultError) || err.code !== 'E_VMA_FORMAT' || header.devices.some((d) => err.message.includes(d.name))) throw err;
-          const where = last ? `the last data written was ${last.device} up to byte ${last.byte}` : 'no disk data had been written yet';
+          const where = last ? `the archive had been read up to ${last.device} byte ${last.byte}` : 'no disk data had been read yet';
           throw new GuestvaultError(err.code, `${err.message} (restoring ${targets.map((t) => `${devices.get(t.key)!.name} to ${t.key}`).join(', ')}; ${where})`, { cause: err });
         });
         progress.finish();
