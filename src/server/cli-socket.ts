@@ -126,7 +126,7 @@ function serve(socket: net.Socket, runner: TaskRunner, node: string, commands: H
           done();
           socket.end();
         });
-      } else if (!started && typeof msg.op === 'string' && msg.op !== 'abort') {
+      } else if (!started && typeof msg.op === 'string') {
         // A command this daemon does not take (a client newer than it): the client runs it itself.
         send({ declined: `this daemon does not run ${msg.op}` });
         socket.end();

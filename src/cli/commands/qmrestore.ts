@@ -8,7 +8,7 @@ import { parseRestoreSource, restoreVm, type VmRestoreOptions, type VmRestoreRes
 import type { ParsedCommandLine } from '../../server/cli-socket.js';
 import { currentAuthId } from '../context.js';
 import { loadKeyFile } from '../keys.js';
-import { printResult, withOutput, type OutputFormat } from '../output.js';
+import { withOutput, type OutputFormat } from '../output.js';
 import { reportError } from '../report-error.js';
 
 interface QmrestoreCli {
@@ -107,13 +107,12 @@ export function qmrestoreCommand(): Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    printResult(o.outputFormat, result, () => process.stdout.write(resultOutput(req, result, 'text')));
+    process.stdout.write(resultOutput(req, result, o.outputFormat));
   });
 }
 
-/** What the daemon sends back for a handed-over qmrestore: the result, and the client's output. */
+/** What the daemon sends back for a handed-over qmrestore: the client's output, made here. */
 export interface HandedOverRestoreResult {
-  restore: QmrestoreTaskResult;
   stdout: string;
 }
 
@@ -142,7 +141,7 @@ export function parseHandedOverRestore(args: string[], cwd: string): ParsedComma
     format,
     run: async (ctx): Promise<HandedOverRestoreResult> => {
       const restore = await qmrestoreTask(req, ctx);
-      return { restore, stdout: resultOutput(req, restore, format) };
+      return { stdout: resultOutput(req, restore, format) };
     },
   };
 }

@@ -167,7 +167,6 @@ export function vzdumpCommand(): Command {
     });
 }
 
-
 /**
  * The daemon's parse of a command line handed over by `guestvault vzdump`. Whatever is not a
  * plain backup this daemon can run is declined, and the client then runs the command itself:
